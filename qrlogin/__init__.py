@@ -1,0 +1,1 @@
+"""Scan with your phone to log in: QR code login for Django."""

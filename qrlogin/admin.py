@@ -1,0 +1,102 @@
+"""Admin: watch QR logins, read each one's trail, revoke live ones."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .client_info import client_ip, user_agent
+from .exceptions import TransitionError
+from .models import Actor, QRLoginEvent, QRLoginSession
+
+
+class QRLoginEventInline(admin.TabularInline):
+    model = QRLoginEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "user", "device_name", "device_key", "ip", "user_agent"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(QRLoginSession)
+class QRLoginSessionAdmin(admin.ModelAdmin):
+    list_display = [
+        "short_id",
+        "status",
+        "user",
+        "phone_device_name",
+        "pc_ip",
+        "phone_ip",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "created_at"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user"]
+    search_fields = ["public_id", "pc_ip", "phone_device_name"]
+    readonly_fields = [
+        "public_id",
+        "status",
+        "user",
+        "created_at",
+        "expires_at",
+        "scanned_at",
+        "confirmed_at",
+        "finished_at",
+        "next_url",
+        "pc_ip",
+        "pc_user_agent",
+        "phone_device_key",
+        "phone_device_name",
+        "phone_ip",
+        "pc_device_id",
+    ]
+    fields = readonly_fields
+    inlines = [QRLoginEventInline]
+    actions = ["cancel_sessions"]
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        from django.contrib.auth import get_user_model
+
+        username_field = get_user_model().USERNAME_FIELD
+        return [*self.search_fields, f"user__{username_field}"]
+
+    @admin.display(description=_("id"), ordering="public_id")
+    def short_id(self, obj: QRLoginSession) -> str:
+        return f"{obj.public_id[:10]}…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_qrloginsession")
+
+    @admin.action(description=_("Cancel (revoke) selected live sessions"), permissions=["cancel"])
+    def cancel_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
+        admin_actor = Actor(
+            user=request.user,
+            device_key="admin",
+            device_name="admin",
+            ip=client_ip(request),
+            user_agent=user_agent(request),
+        )
+        cancelled = 0
+        for session in queryset.live():
+            try:
+                session.cancel(admin_actor)
+            except TransitionError:
+                continue  # finished meanwhile: nothing to revoke
+            cancelled += 1
+        self.message_user(
+            request,
+            ngettext("Cancelled %(count)d session.", "Cancelled %(count)d sessions.", cancelled)
+            % {"count": cancelled},
+            messages.SUCCESS,
+        )

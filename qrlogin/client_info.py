@@ -1,0 +1,123 @@
+"""Who is asking: the client's IP address, browser and OS, and the same-network test."""
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest
+from ua_parser import parse as parse_user_agent
+
+from .conf import qrlogin_settings
+from .tokens import digest
+
+if TYPE_CHECKING:
+    from .models import Actor
+
+MAX_USER_AGENT = 512
+
+
+def _trusted_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(p, strict=False) for p in qrlogin_settings.TRUSTED_PROXIES]
+
+
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """REMOTE_ADDR, or, behind trusted proxies only, the nearest untrusted X-Forwarded-For hop.
+
+    Taking the left-most X-Forwarded-For entry would let any client choose its own address;
+    walking from the right and stopping at the first address we do not trust cannot be forged.
+    """
+    remote = _parse_ip(request.META.get("REMOTE_ADDR", ""))
+    trusted = _trusted_networks()
+    if remote is None or not trusted:
+        return str(remote) if remote else None
+    hops = [h for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    current = remote
+    for hop in reversed(hops):
+        if not any(current in net for net in trusted):
+            break
+        parsed = _parse_ip(hop)
+        if parsed is None:
+            break
+        current = parsed
+    return str(current)
+
+
+def user_agent(request: HttpRequest) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT]
+
+
+@dataclass(frozen=True)
+class BrowserInfo:
+    browser: str
+    os: str
+
+
+@lru_cache(maxsize=1024)
+def describe_user_agent(ua: str) -> BrowserInfo:
+    """Human names of the browser and OS ("Chrome 120", "Windows 10")."""
+    if not ua:
+        return BrowserInfo(browser="", os="")
+    parsed = parse_user_agent(ua)
+    browser = os_name = ""
+    if parsed.user_agent and parsed.user_agent.family != "Other":
+        browser = " ".join(p for p in (parsed.user_agent.family, parsed.user_agent.major) if p)
+    if parsed.os and parsed.os.family != "Other":
+        os_name = " ".join(p for p in (parsed.os.family, parsed.os.major) if p)
+    return BrowserInfo(browser=browser, os=os_name)
+
+
+def same_network(a: str | None, b: str | None) -> bool:
+    """True when both addresses share an IPv4 /24 or an IPv6 /64."""
+    ip_a, ip_b = _parse_ip(a or ""), _parse_ip(b or "")
+    if ip_a is None or ip_b is None or ip_a.version != ip_b.version:
+        return False
+    prefix = 24 if ip_a.version == 4 else 64
+    return ip_b in ipaddress.ip_network(f"{ip_a}/{prefix}", strict=False)
+
+
+def _session_key_digest(request: HttpRequest) -> str | None:
+    session = getattr(request, "session", None)
+    key = getattr(session, "session_key", None)
+    return digest(key)[:40] if key else None
+
+
+def phone_actor(request: HttpRequest) -> "Actor":
+    """The phone behind an authenticated request, identified by its device.
+
+    The accounts device token names its device; a phone browser is its Django session; any
+    other authenticator (DRF tokens, JWT, knox) falls back to the user account.
+    """
+    from .models import Actor
+
+    user = request.user
+    device = getattr(getattr(request, "auth", None), "device", None)
+    if device is not None and getattr(device, "pk", None) is not None:
+        key = f"device:{device.pk}"
+        name = getattr(device, "name", "") or getattr(device, "device_type", "")
+    elif (session_key := _session_key_digest(request)) and getattr(request, "auth", None) is None:
+        key, name = f"session:{session_key}", describe_user_agent(user_agent(request)).browser
+    else:
+        key, name = f"user:{user.pk}", ""
+    return Actor(
+        user=user,
+        device_key=key,
+        device_name=name or "",
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+    )
+
+
+def pc_actor(request: HttpRequest) -> "Actor":
+    from .models import Actor
+
+    return Actor(
+        device_key="pc", device_name="PC", ip=client_ip(request), user_agent=user_agent(request)
+    )

@@ -1,0 +1,63 @@
+"""The ``QRLOGIN`` settings dict, with every default in one place.
+
+Values are read at use time, so ``override_settings(QRLOGIN=...)`` works in tests.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Lifetimes, in seconds, of each waiting state.
+    "QR_TTL": 120,
+    "CONFIRM_TTL": 60,
+    "COMPLETE_TTL": 60,
+    # Longest hold of a status long poll (``?wait=``), in seconds.
+    "LONG_POLL_MAX": 30,
+    # Refuse scans from a phone on another network than the PC (a QR-jacking defence).
+    "REQUIRE_SAME_NETWORK": False,
+    # "none", or "number": the PC shows two digits after the scan and confirm must send them.
+    "VERIFICATION": "none",
+    # How phones authenticate to the phone-side API.
+    "MOBILE_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.DeviceTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Issues a desktop client's credential on completion; None disables API-client completion.
+    "TOKEN_ISSUER": "accounts.issuers.issue_device_token",
+    # Scope -> DRF rate. A scope set to None is not throttled; None turns throttling off.
+    "THROTTLE_RATES": {
+        "create": "20/min",  # new QR sessions per client IP (the PC page too)
+        "scan": "30/min",  # scans per phone
+        "scan_ip": "60/min",  # scans per client IP
+        "user_code": "5/min",  # pairing-code lookups per phone
+        "user_code_ip": "10/min",  # pairing-code lookups per client IP
+        "confirm": "30/min",  # confirms and denies per phone
+    },
+    # Where a completed browser login goes when ``next`` is missing or unsafe.
+    "LOGIN_REDIRECT_URL": None,
+    # Proxies (IP addresses or networks) whose X-Forwarded-For is trusted for the client IP.
+    "TRUSTED_PROXIES": [],
+    # Who wakes waiting PCs: "auto" (Redis pub/sub when the cache is django-redis, else
+    # in-process), "redis" or "inprocess".
+    "NOTIFY_BACKEND": "auto",
+    # Absolute base URL for qr_url (e.g. "https://example.com"); None: from the request.
+    "SITE_URL": None,
+}
+
+
+class QRLoginSettings:
+    """Attribute access to ``settings.QRLOGIN`` merged over ``DEFAULTS``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown QRLOGIN setting: {name}")
+        user = getattr(settings, "QRLOGIN", None) or {}
+        if name in user:
+            return user[name]
+        if name == "LOGIN_REDIRECT_URL":
+            return settings.LOGIN_REDIRECT_URL
+        return DEFAULTS[name]
+
+
+qrlogin_settings = QRLoginSettings()

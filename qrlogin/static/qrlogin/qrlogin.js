@@ -1,0 +1,173 @@
+/* django-qrlogin PC client: follows a QR session and completes the login.
+ *
+ * No build step, no dependencies. Each [data-qrlogin] element is one login box. The browser
+ * proves it is the PC through its own Django session (cookies) plus the CSRF token; it never
+ * sees the PC secret. The status endpoint holds a request until something changes (long poll)
+ * where the server can afford it; when the server answers at once instead, the client spaces
+ * its requests out, so it works unchanged behind ASGI and WSGI servers.
+ */
+(function () {
+  "use strict";
+
+  var LONG_POLL_SECONDS = 25;
+  var SHORT_POLL_MS = 1500;
+  var MAX_RENEWALS = 10;
+  var TERMINAL = { completed: 1, denied: 1, cancelled: 1, expired: 1 };
+
+  function QRLogin(root) {
+    this.root = root;
+    this.statusUrl = root.dataset.statusUrl;
+    this.completeUrl = root.dataset.completeUrl;
+    this.renewUrl = root.dataset.renewUrl;
+    this.csrf = root.dataset.csrfToken;
+    this.status = root.dataset.status || "pending";
+    this.renewals = 0;
+    this.failures = 0;
+    this.generation = 0;
+    this.stateEl = root.querySelector("[data-qrlogin-state]");
+    this.verifyEl = root.querySelector("[data-qrlogin-verify]");
+    this.svgEl = root.querySelector("[data-qrlogin-svg]");
+    this.codeEl = root.querySelector("[data-qrlogin-user-code]");
+    this.renewButton = root.querySelector("[data-qrlogin-renew]");
+    var self = this;
+    this.renewButton.addEventListener("click", function () {
+      self.renewals = 0;
+      self.renew(false);
+    });
+    this.show({ status: this.status });
+    this.poll(this.generation);
+  }
+
+  QRLogin.prototype.text = function (name, values) {
+    var template = this.root.dataset["text" + name.charAt(0).toUpperCase() + name.slice(1)] || "";
+    return template.replace(/%\((\w+)\)s/g, function (_, key) {
+      return values && values[key] != null ? values[key] : "";
+    });
+  };
+
+  QRLogin.prototype.show = function (data) {
+    var status = data.status;
+    this.root.dataset.status = status;
+    var name = data.scanned_by ? data.scanned_by.display_name : "";
+    this.stateEl.textContent = this.text(status, { name: name });
+    if (data.verification_code) {
+      this.verifyEl.hidden = false;
+      this.verifyEl.textContent = data.verification_code;
+      this.stateEl.textContent += " — " + this.text("verify", { code: data.verification_code });
+    } else {
+      this.verifyEl.hidden = true;
+    }
+    this.svgEl.classList.toggle("is-dim", status !== "pending");
+    this.renewButton.hidden = !(status === "denied" || status === "cancelled");
+  };
+
+  QRLogin.prototype.request = function (method, url, body) {
+    var headers = { Accept: "application/json" };
+    if (method !== "GET") {
+      headers["X-CSRFToken"] = this.csrf;
+      headers["Content-Type"] = "application/json";
+    }
+    return fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: headers,
+      body: body ? JSON.stringify(body) : undefined,
+    }).then(function (response) {
+      return response.json().then(
+        function (data) { return { ok: response.ok, status: response.status, data: data }; },
+        function () { return { ok: false, status: response.status, data: {} }; }
+      );
+    });
+  };
+
+  QRLogin.prototype.poll = function (generation) {
+    var self = this;
+    if (generation !== this.generation) return;
+    var started = Date.now();
+    var url = this.statusUrl + "?wait=" + LONG_POLL_SECONDS + "&since=" + encodeURIComponent(this.status);
+    this.request("GET", url).then(function (result) {
+      if (generation !== self.generation) return;
+      if (!result.ok) {
+        if (result.status === 404) return self.renew(true);
+        return self.retry(generation);
+      }
+      self.failures = 0;
+      var changed = result.data.status !== self.status;
+      self.status = result.data.status;
+      self.show(result.data);
+      if (self.status === "confirmed") return self.complete(generation);
+      if (self.status === "expired") return self.renew(true);
+      if (TERMINAL[self.status]) return;
+      // A server that cannot hold requests answers at once: space the polls out.
+      var delay = !changed && Date.now() - started < 1000 ? SHORT_POLL_MS : 0;
+      setTimeout(function () { self.poll(generation); }, delay);
+    }, function () {
+      self.retry(generation);
+    });
+  };
+
+  QRLogin.prototype.retry = function (generation) {
+    var self = this;
+    this.failures += 1;
+    this.stateEl.textContent = this.text("error");
+    var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(this.failures, 5)));
+    setTimeout(function () { self.poll(generation); }, delay);
+  };
+
+  QRLogin.prototype.complete = function (generation) {
+    var self = this;
+    this.request("POST", this.completeUrl, {}).then(function (result) {
+      if (generation !== self.generation) return;
+      if (result.ok && result.data.redirect_url) {
+        self.show({ status: "completed" });
+        window.location.assign(result.data.redirect_url);
+      } else if (result.status === 409 || result.status === 410 || result.status === 404) {
+        self.renew(true);
+      } else {
+        self.retry(generation);
+      }
+    }, function () {
+      self.retry(generation);
+    });
+  };
+
+  QRLogin.prototype.renew = function (automatic) {
+    var self = this;
+    if (automatic && this.renewals >= MAX_RENEWALS) {
+      this.stateEl.textContent = this.text("stopped");
+      this.svgEl.classList.add("is-dim");
+      this.renewButton.hidden = false;
+      return;
+    }
+    this.renewals += 1;
+    this.generation += 1;
+    var generation = this.generation;
+    this.request("POST", this.renewUrl, {}).then(function (result) {
+      if (!result.ok) return self.retry(generation);
+      var data = result.data;
+      self.statusUrl = data.status_url;
+      self.completeUrl = data.complete_url;
+      self.status = data.status;
+      self.svgEl.innerHTML = data.qr_svg;
+      self.codeEl.textContent = data.user_code;
+      self.show(data);
+      if (automatic) self.stateEl.textContent = self.text("expired");
+      self.poll(generation);
+    }, function () {
+      self.retry(generation);
+    });
+  };
+
+  function start() {
+    var boxes = document.querySelectorAll("[data-qrlogin]");
+    for (var i = 0; i < boxes.length; i++) {
+      if (!boxes[i].qrlogin) boxes[i].qrlogin = new QRLogin(boxes[i]);
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,123 @@
+"""Pages: the PC login page and the phone-browser confirm page.
+
+Both are refused to frames (clickjacking would let another site dress them up), and a plain
+GET of the phone page changes nothing: link previews and prefetchers must not scan.
+"""
+
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_deny
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from . import proof, throttling
+from .api import created_payload, get_session, pc_payload, start_session
+from .client_info import phone_actor
+from .exceptions import TransitionError
+from .models import QRLoginSession
+
+
+def protected_page(view: Any) -> Any:
+    """No framing (X-Frame-Options and CSP), no caching, CSRF on every POST."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        add_never_cache_headers(response)
+        return response
+
+    return xframe_options_deny(csrf_protect(wrapper))
+
+
+def throttled_response(request: HttpRequest) -> HttpResponse | None:
+    throttle = throttling.CreateThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    wait = throttle.wait()
+    response = JsonResponse(
+        {"detail": _("Too many login codes requested; try again shortly."), "code": "throttled"},
+        status=429,
+    )
+    if wait is not None:
+        response["Retry-After"] = str(max(1, int(wait)))
+    return response
+
+
+@protected_page
+@require_http_methods(["GET", "POST"])
+def pc_login(request: HttpRequest) -> HttpResponse:
+    """GET: the QR page. POST (from its script): a fresh QR when the old one is over."""
+    next_url = request.GET.get("next", "")
+    if (refused := throttled_response(request)) is not None:
+        if request.method == "GET":
+            refused = render(request, "qrlogin/throttled.html", status=429, headers=refused.headers)
+        return refused
+    started = start_session(request, next_url)
+    proof.remember_secret(request, started.session.public_id, started.secret)
+    payload = created_payload(request, started)
+    payload.update(client_urls(started.session.public_id))
+    if request.method == "POST":
+        payload["expires_at"] = payload["expires_at"].isoformat()
+        return JsonResponse(payload)
+    return render(
+        request,
+        "qrlogin/login.html",
+        {"qr": payload, "next": next_url, "renew_url": request.get_full_path()},
+    )
+
+
+def client_urls(public_id: str) -> dict:
+    return {
+        "status_url": reverse("qrlogin:api-session", args=[public_id]),
+        "complete_url": reverse("qrlogin:api-complete", args=[public_id]),
+    }
+
+
+@protected_page
+@login_required
+@require_http_methods(["GET", "POST"])
+def phone_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The page behind the QR's URL, for a phone browser logged in with a Django session.
+
+    GET shows who is asking. POST "confirm" scans and confirms (with number matching on, it
+    scans, then asks for the number); POST "deny" scans and denies.
+    """
+    try:
+        session = get_session(public_id)
+    except (QRLoginSession.DoesNotExist, Http404):
+        return render(request, "qrlogin/phone.html", {"missing": True}, status=404)
+    session.refresh_status()
+    context: dict[str, Any] = {"session": session, "pc": pc_payload(request, session)}
+    if request.method == "POST":
+        if request.POST.get("action") not in ("confirm", "deny"):
+            context["error"] = _("Choose Confirm or Deny.")
+            return render(request, "qrlogin/phone.html", context, status=400)
+        try:
+            context.update(phone_decide(request, session))
+        except TransitionError as exc:
+            context["error"] = exc.detail
+            return render(request, "qrlogin/phone.html", context, status=exc.status_code)
+    return render(request, "qrlogin/phone.html", context)
+
+
+def phone_decide(request: HttpRequest, session: QRLoginSession) -> dict:
+    phone = phone_actor(request)
+    action = request.POST.get("action")
+    temp_token = request.POST.get("temp_token", "")
+    if not temp_token:
+        temp_token = session.scan(phone).temp_token
+    if action == "deny":
+        session.deny(phone, temp_token)
+        return {"done": "denied"}
+    if session.verification_code and "verification_code" not in request.POST:
+        return {"ask_number": True, "temp_token": temp_token}
+    session.confirm(phone, temp_token, request.POST.get("verification_code"))
+    return {"done": "confirmed"}
