@@ -22,8 +22,13 @@ def env_bool(name: str, default: bool) -> bool:
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-demo-key-change-me-in-production"
+# The demo is opened from a phone on the LAN, so with DEBUG on any host name is accepted.
 ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],*").split(",")
+    h.strip()
+    for h in os.environ.get("ALLOWED_HOSTS", "*" if DEBUG else "localhost,127.0.0.1,[::1]").split(
+        ","
+    )
+    if h.strip()
 ]
 
 INSTALLED_APPS = [

@@ -1,0 +1,154 @@
+"""Admin for devices and their tokens: inspect, search, and revoke; secrets never shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .models import Device, DeviceToken
+
+# Search by the user model's login field, whatever it is called.
+USER_LOOKUP = f"user__{get_user_model().USERNAME_FIELD}"
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = _("revoked")
+    parameter_name = "revoked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(revoked_at__isnull=True)
+        return queryset
+
+
+class TokenStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", _("Active")), ("expired", _("Expired")), ("revoked", _("Revoked"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.live()
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(
+                Q(revoked_at__isnull=False) | Q(device__revoked_at__isnull=False)
+            )
+        return queryset
+
+
+class DeviceTokenInline(admin.TabularInline):
+    model = DeviceToken
+    fields = ["prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "user",
+        "device_id",
+        "device_type",
+        "created_at",
+        "last_seen_at",
+        "is_live",
+    ]
+    list_filter = ["device_type", RevokedFilter, "created_at"]
+    search_fields = [USER_LOOKUP, "device_id", "name"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    fields = [
+        "user",
+        "device_id",
+        "device_type",
+        "name",
+        "created_at",
+        "last_seen_at",
+        "revoked_at",
+    ]
+    readonly_fields = fields
+    inlines = [DeviceTokenInline]
+    actions = ["revoke_devices"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # Devices are created by logging in.
+
+    @admin.display(boolean=True, description=_("active"))
+    def is_live(self, obj: Device) -> bool:
+        return obj.is_active
+
+    @admin.action(
+        description=_("Revoke selected devices (and all their tokens)"), permissions=["change"]
+    )
+    def revoke_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        count = sum(device.revoke() for device in queryset)
+        self.message_user(
+            request,
+            ngettext("Revoked %d device.", "Revoked %d devices.", count) % count,
+            messages.SUCCESS,
+        )
+
+
+@admin.register(DeviceToken)
+class DeviceTokenAdmin(admin.ModelAdmin):
+    list_display = [
+        "prefix",
+        "device",
+        "user",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "is_live",
+    ]
+    list_filter = [TokenStateFilter, RevokedFilter, "created_at", "device__device_type"]
+    search_fields = ["prefix", "device__device_id", "device__name", f"device__{USER_LOOKUP}"]
+    list_select_related = ["device", "device__user"]
+    date_hierarchy = "created_at"
+    # The digest is never displayed: with the prefix it is enough to identify a token.
+    fields = ["prefix", "device", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke_tokens"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # Tokens are issued by logging in; their secret is shown only then.
+
+    @admin.display(description=_("user"))
+    def user(self, obj: DeviceToken) -> Any:
+        return obj.device.user
+
+    @admin.display(boolean=True, description=_("active"))
+    def is_live(self, obj: DeviceToken) -> bool:
+        return obj.is_active
+
+    @admin.action(description=_("Revoke selected tokens"), permissions=["change"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[DeviceToken]) -> None:
+        count = sum(token.revoke() for token in queryset)
+        self.message_user(
+            request,
+            ngettext("Revoked %d token.", "Revoked %d tokens.", count) % count,
+            messages.SUCCESS,
+        )

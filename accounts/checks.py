@@ -1,0 +1,60 @@
+"""System checks for ``settings.ACCOUNTS``: catch typos at startup, not at the first login."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from .conf import DEFAULTS, accounts_settings
+from .throttling import parse_rate
+
+
+@register()
+def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Validate the shape of ``settings.ACCOUNTS``."""
+    raw = getattr(settings, "ACCOUNTS", None)
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        return [Error("settings.ACCOUNTS must be a dict.", id="accounts.E001")]
+    messages: list[CheckMessage] = [
+        Warning(
+            f"Unknown key {key!r} in settings.ACCOUNTS.",
+            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+            id="accounts.W001",
+        )
+        for key in raw
+        if key not in DEFAULTS
+    ]
+    ttl = accounts_settings.TOKEN_TTL
+    if isinstance(ttl, timedelta):
+        ttl = ttl.total_seconds()
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
+        messages.append(
+            Error("ACCOUNTS['TOKEN_TTL'] must be a positive number of seconds.", id="accounts.E002")
+        )
+    rates = accounts_settings.THROTTLE_RATES
+    if rates is not None and not isinstance(rates, dict):
+        messages.append(
+            Error("ACCOUNTS['THROTTLE_RATES'] must be a dict or None.", id="accounts.E003")
+        )
+    elif rates:
+        for scope, rate in rates.items():
+            try:
+                parse_rate(rate)
+            except ValueError as exc:
+                messages.append(
+                    Error(f"ACCOUNTS['THROTTLE_RATES'][{scope!r}]: {exc}", id="accounts.E004")
+                )
+    interval = accounts_settings.LAST_USED_UPDATE_INTERVAL
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
+        messages.append(
+            Error(
+                "ACCOUNTS['LAST_USED_UPDATE_INTERVAL'] must be a number of seconds >= 0.",
+                id="accounts.E005",
+            )
+        )
+    return messages

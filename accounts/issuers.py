@@ -1,0 +1,73 @@
+"""Issuing device tokens; shared by the token login view and other apps (QR login).
+
+The qrlogin app reaches :func:`issue_device_token` through a dotted-path setting, so its
+keyword-only signature is part of the public API.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from .models import (
+    DEVICE_ID_MAX_LENGTH,
+    DEVICE_NAME_MAX_LENGTH,
+    Device,
+    DeviceToken,
+    DeviceType,
+    validate_device_id,
+)
+from .serializers import TokenPayloadSerializer
+
+logger = logging.getLogger(__name__)
+
+
+def issue_device_token(
+    *,
+    user: Any,
+    device_id: str,
+    device_type: str,
+    device_name: str = "",
+    request: Any = None,
+) -> dict[str, Any]:
+    """Register (or reuse) the user's device and issue it a token.
+
+    Returns ``{token, expires_at, user: {id, username}, device: {id, device_id, device_type,
+    name}}``, JSON-ready; the raw token exists only in this return value. The caller validates
+    client input (``serializers.DeviceInputSerializer`` does it); a value that would break the
+    database raises ValueError. ``request`` is accepted for hooks and logging and may be None.
+    Whoever sends the payload to a client must mark the response ``Cache-Control: no-store``.
+    """
+    device_name = device_name or ""
+    _check_device_fields(device_id, device_type, device_name)
+    with transaction.atomic():
+        device = Device.objects.register(user, device_id, device_type, device_name)
+        token, raw = DeviceToken.objects.issue(device)
+    logger.info("Issued device token %s… to device %s of user %s", token.prefix, device.pk, user.pk)
+    payload = TokenPayloadSerializer(
+        {"token": raw, "expires_at": token.expires_at, "user": user, "device": device}
+    ).data
+    return {
+        "token": payload["token"],
+        "expires_at": payload["expires_at"],
+        "user": dict(payload["user"]),
+        "device": dict(payload["device"]),
+    }
+
+
+def _check_device_fields(device_id: Any, device_type: Any, device_name: Any) -> None:
+    if device_type not in DeviceType.values:
+        raise ValueError(f"Unknown device_type {device_type!r}.")
+    if not isinstance(device_id, str) or not 0 < len(device_id) <= DEVICE_ID_MAX_LENGTH:
+        raise ValueError(f"device_id must be a string of 1 to {DEVICE_ID_MAX_LENGTH} characters.")
+    try:
+        validate_device_id(device_id)
+    except ValidationError:
+        raise ValueError("device_id must be printable ASCII.") from None
+    if not isinstance(device_name, str) or len(device_name) > DEVICE_NAME_MAX_LENGTH:
+        raise ValueError(f"device_name must be a string of at most {DEVICE_NAME_MAX_LENGTH}.")
+    if "\x00" in device_name:
+        raise ValueError("device_name must not contain NUL characters.")

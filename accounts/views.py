@@ -1,0 +1,123 @@
+"""The accounts API: token login/logout, the current identity, and device management."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from .authentication import DeviceTokenAuthentication, user_is_active
+from .exceptions import InvalidCredentials, exception_handler
+from .issuers import issue_device_token
+from .models import Device
+from .serializers import DeviceListItemSerializer, MeSerializer, TokenLoginSerializer
+from .throttling import TokenLoginIPThrottle, TokenLoginUsernameThrottle
+
+# Largest value of a BigAutoField; a bigger path id would overflow the database driver.
+MAX_PK = 2**63 - 1
+
+
+class AccountsAPIView(APIView):
+    """Base of the app's views: its own policies, independent of the host's DRF defaults.
+
+    Errors use :func:`accounts.exceptions.exception_handler`; responses are JSON and never
+    cached (they carry tokens or personal data).
+    """
+
+    authentication_classes = [DeviceTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes: list[type[BaseThrottle]] = []
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_exception_handler(self) -> Callable[..., Response | None]:
+        return exception_handler
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        patch_cache_control(response, no_store=True)
+        return response
+
+
+class TokenView(AccountsAPIView):
+    """``POST``: exchange credentials for a device token. ``DELETE``: revoke the current one."""
+
+    throttle_classes = [TokenLoginIPThrottle, TokenLoginUsernameThrottle]
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.request.method == "POST":
+            return [AllowAny()]
+        return super().get_permissions()
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        if self.request.method == "POST":
+            return super().get_throttles()
+        return []
+
+    def perform_authentication(self, request: Request) -> None:
+        # Logging in ignores any Authorization header: a client holding a stale token must
+        # still be able to get a new one.
+        if request.method != "POST":
+            super().perform_authentication(request)
+
+    def post(self, request: Request) -> Response:
+        serializer = TokenLoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = authenticate(request._request, username=data["username"], password=data["password"])
+        if user is None or not user_is_active(user):
+            raise InvalidCredentials()
+        payload = issue_device_token(
+            user=user,
+            device_id=data["device_id"],
+            device_type=data["device_type"],
+            device_name=data["device_name"],
+            request=request,
+        )
+        return Response(payload, status=status.HTTP_201_CREATED)
+
+    def delete(self, request: Request) -> Response:
+        request.auth.revoke()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(AccountsAPIView):
+    """The authenticated user and the device the token belongs to."""
+
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer({"user": request.user, "device": request.auth.device}).data)
+
+
+class DeviceListView(AccountsAPIView):
+    """The user's devices, revoked ones included, newest first."""
+
+    def get(self, request: Request) -> Response:
+        devices = Device.objects.filter(user=request.user).order_by("-created_at", "-pk")
+        serializer = DeviceListItemSerializer(
+            devices, many=True, context={"current_device": request.auth.device}
+        )
+        return Response(serializer.data)
+
+
+class DeviceDetailView(AccountsAPIView):
+    """``DELETE``: revoke one of the user's devices and all its tokens (idempotent)."""
+
+    def delete(self, request: Request, pk: int) -> Response:
+        device = None
+        if pk <= MAX_PK:
+            device = Device.objects.filter(user=request.user, pk=pk).first()
+        if device is None:
+            raise exceptions.NotFound(_("No such device."))
+        device.revoke()
+        return Response(status=status.HTTP_204_NO_CONTENT)
