@@ -4,6 +4,7 @@ Both are refused to frames (clickjacking would let another site dress them up), 
 GET of the phone page changes nothing: link previews and prefetchers must not scan.
 """
 
+import math
 from functools import wraps
 from typing import Any
 
@@ -38,16 +39,18 @@ def protected_page(view: Any) -> Any:
 
 
 def throttled_response(request: HttpRequest) -> HttpResponse | None:
+    """429 (JSON for the script, a page for a person) once this IP made too many QRs."""
     throttle = throttling.CreateThrottle()
     if throttle.allow_request(request, None):
         return None
+    if request.method == "GET":
+        response = render(request, "qrlogin/throttled.html", status=429)
+    else:
+        detail = _("Too many login codes requested; try again shortly.")
+        response = JsonResponse({"detail": detail, "code": "throttled"}, status=429)
     wait = throttle.wait()
-    response = JsonResponse(
-        {"detail": _("Too many login codes requested; try again shortly."), "code": "throttled"},
-        status=429,
-    )
     if wait is not None:
-        response["Retry-After"] = str(max(1, int(wait)))
+        response["Retry-After"] = str(max(1, math.ceil(wait)))
     return response
 
 
@@ -57,8 +60,6 @@ def pc_login(request: HttpRequest) -> HttpResponse:
     """GET: the QR page. POST (from its script): a fresh QR when the old one is over."""
     next_url = request.GET.get("next", "")
     if (refused := throttled_response(request)) is not None:
-        if request.method == "GET":
-            refused = render(request, "qrlogin/throttled.html", status=429, headers=refused.headers)
         return refused
     started = start_session(request, next_url)
     proof.remember_secret(request, started.session.public_id, started.secret)
