@@ -4,14 +4,12 @@ Errors of every kind are mapped to ``{"detail", "code"}`` and their status codes
 ``exception_handler``, the one place that knows the contract's error table.
 """
 
-import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login
 from django.http import Http404, HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
@@ -24,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import notify, proof, serializers, throttling
+from . import proof, serializers, throttling
 from .client_info import client_ip, describe_user_agent, pc_actor, phone_actor, same_network
 from .conf import qrlogin_settings
 from .exceptions import TransitionError
@@ -207,38 +205,33 @@ class SessionCreateView(QRLoginAPIView):
         return Response(payload, status=status.HTTP_201_CREATED)
 
 
+POLL_AFTER_HEADER = "X-QRLogin-Poll-After"
+SHORT_POLL_SECONDS = 2
+
+
 class SessionDetailView(QRLoginAPIView):
     """GET: the status (optionally a long poll); DELETE: the PC cancels."""
 
     def get(self, request: Request, public_id: str) -> Response:
+        """The status, at once: a sync worker must not be held by a long poll.
+
+        Under ASGI with ``QRLoginASGIMiddleware`` this view never sees a GET: the middleware
+        answers it and holds ``?wait=`` polls without a thread. Here a client that asked to
+        wait is told when to ask again instead (``X-QRLogin-Poll-After``, in seconds).
+        """
         query = self.validated(serializers.StatusQuerySerializer, request.query_params)
         session = get_pc_session(request, public_id)
         session.refresh_status()
-        since = query.get("since", session.status)
-        wait = min(query["wait"], qrlogin_settings.LONG_POLL_MAX)
-        if wait and session.status == since:
-            session = wait_for_change(session, since, wait)
-        return Response(status_payload(session))
+        response = Response(status_payload(session))
+        if query["wait"]:
+            response[POLL_AFTER_HEADER] = str(SHORT_POLL_SECONDS)
+        return response
 
     def delete(self, request: Request, public_id: str) -> Response:
         session = get_pc_session(request, public_id)
         session.cancel(pc_actor(request))
         proof.forget_secret(request, public_id)
         return Response({"status": session.status})
-
-
-def wait_for_change(session: QRLoginSession, since: str, wait: float) -> QRLoginSession:
-    """Hold until the status differs from ``since`` or ``wait`` seconds pass (sync servers)."""
-    give_up = time.monotonic() + wait
-    while session.status == since:
-        until_deadline = (session.expires_at - timezone.now()).total_seconds()
-        left = min(give_up - time.monotonic(), max(until_deadline, 0) + 0.05)
-        if left <= 0:
-            break
-        notify.notifier.wait_sync(session.public_id, left)
-        session = get_session(session.public_id)
-        session.refresh_status()
-    return session
 
 
 class SessionCompleteView(QRLoginAPIView):

@@ -1,6 +1,6 @@
 """Waking the PCs that wait on a session's status.
 
-Transitions call ``publish_on_commit``; long polls wait on ``wait``/``wait_sync``. Each process
+Transitions call ``publish_on_commit``; long polls await ``notifier.wait``. Each process
 keeps one table of local waiters, woken by one of two backends:
 
 - in-process (no Redis configured): publishing wakes this process's waiters directly;
@@ -182,17 +182,6 @@ class Notifier:
 
     def publish(self, session_id: str) -> None:
         self.backend.publish(session_id)
-
-    def wait_sync(self, session_id: str, timeout: float) -> bool:
-        """Block this thread until the session may have changed; False on timeout."""
-        backend = self.backend
-        backend.ensure_listening()
-        event = threading.Event()
-        self.waiters.add(session_id, event.set)
-        try:
-            return event.wait(timeout if backend.healthy else min(timeout, DEGRADED_POLL))
-        finally:
-            self.waiters.discard(session_id, event.set)
 
     async def wait(self, session_id: str, timeout: float) -> bool:
         """Await (holding no thread) until the session may have changed; False on timeout."""

@@ -3,8 +3,8 @@
  * No build step, no dependencies. Each [data-qrlogin] element is one login box. The browser
  * proves it is the PC through its own Django session (cookies) plus the CSRF token; it never
  * sees the PC secret. The status endpoint holds a request until something changes (long poll)
- * where the server can afford it; when the server answers at once instead, the client spaces
- * its requests out, so it works unchanged behind ASGI and WSGI servers.
+ * where the server can afford it (ASGI); a server that cannot (WSGI) answers at once with
+ * X-QRLogin-Poll-After, and the client waits that long before asking again. No setting.
  */
 (function () {
   "use strict";
@@ -73,9 +73,12 @@
       headers: headers,
       body: body ? JSON.stringify(body) : undefined,
     }).then(function (response) {
+      var pollAfter = parseFloat(response.headers.get("X-QRLogin-Poll-After")) || 0;
       return response.json().then(
-        function (data) { return { ok: response.ok, status: response.status, data: data }; },
-        function () { return { ok: false, status: response.status, data: {} }; }
+        function (data) {
+          return { ok: response.ok, status: response.status, data: data, pollAfter: pollAfter };
+        },
+        function () { return { ok: false, status: response.status, data: {}, pollAfter: 0 }; }
       );
     });
   };
@@ -98,8 +101,9 @@
       if (self.status === "confirmed") return self.complete(generation);
       if (self.status === "expired") return self.renew(true);
       if (TERMINAL[self.status]) return;
-      // A server that cannot hold requests answers at once: space the polls out.
-      var delay = !changed && Date.now() - started < 1000 ? SHORT_POLL_MS : 0;
+      // A server that cannot hold requests says when to ask again; otherwise ask at once.
+      var delay = changed ? 0 : result.pollAfter * 1000;
+      if (!changed && !delay && Date.now() - started < 500) delay = SHORT_POLL_MS;
       setTimeout(function () { self.poll(generation); }, delay);
     }, function () {
       self.retry(generation);

@@ -1,0 +1,202 @@
+"""The status endpoint under ASGI: long polls that hold no thread while they wait.
+
+Wrap the site's ASGI application::
+
+    from qrlogin.asgi import QRLoginASGIMiddleware
+    application = QRLoginASGIMiddleware(get_asgi_application())
+
+Why not a Django async view: under ASGI, Django runs every synchronous middleware hook and
+``request_started``/``request_finished`` receiver through ``sync_to_async`` in a per-request
+thread that lives as long as the request. Stock middleware (sessions, CSRF, auth, WhiteNoise)
+is synchronous, so 2,000 parked polls would mean 2,000 threads. This middleware answers
+``GET <qrlogin>/api/sessions/<id>/`` itself, before Django's handler: the two short database
+reads (proof + status, and the re-read after a wake-up) borrow a thread from the event loop's
+shared pool and give it back; while parked, a poll is a future in the notifier's table and a
+task waiting for the client to hang up. Every other request goes to Django unchanged.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from importlib import import_module
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.renderers import JSONRenderer
+
+from . import proof
+from .api import status_payload
+from .conf import qrlogin_settings
+from .models import QRLoginSession
+from .notify import notifier
+from .serializers import StatusQuerySerializer
+from .tokens import SESSION_ID_RE
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+NO_STORE = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"max-age=0, no-cache, no-store, must-revalidate, private"),
+    (b"expires", b"0"),
+]
+
+
+class QRLoginASGIMiddleware:
+    """Serves qrlogin's status endpoint (and its long poll) without Django's request cycle."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        public_id = self._status_request(scope)
+        if public_id is None:
+            await self.app(scope, receive, send)
+            return
+        await StatusRequest(scope, receive, send, public_id).answer()
+
+    @staticmethod
+    def _status_request(scope: Scope) -> str | None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return None
+        path = scope["path"]
+        if "/api/sessions/" not in path:
+            return None
+        root = scope.get("root_path", "")
+        try:
+            match = resolve(path[len(root) :] if root and path.startswith(root) else path)
+        except Resolver404:
+            return None
+        if "qrlogin" not in match.app_names or match.url_name != "api-session":
+            return None
+        return match.kwargs["public_id"]
+
+
+class StatusRequest:
+    def __init__(self, scope: Scope, receive: Receive, send: Send, public_id: str) -> None:
+        self.scope, self.receive, self.send, self.public_id = scope, receive, send, public_id
+        self.headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+        }
+
+    async def answer(self) -> None:
+        query = StatusQuerySerializer(data=self._query())
+        if not query.is_valid():
+            detail = " ".join(f"{f}: {' '.join(map(str, e))}" for f, e in query.errors.items())
+            await self._respond(400, {"detail": detail, "code": "invalid", "errors": query.errors})
+            return
+        try:
+            session = await _in_pool(self._load_for_pc)
+        except Exception:
+            await self._respond(503, _unavailable())
+            return
+        if session is None:
+            await self._respond(404, {"detail": _("No such login request."), "code": "not_found"})
+            return
+        wait = min(query.validated_data["wait"], qrlogin_settings.LONG_POLL_MAX)
+        since = query.validated_data.get("since", session.status)
+        if wait and session.status == since:
+            session = await self._park(session, since, wait)
+            if session is None:
+                return  # the client went away
+        await self._respond(200, status_payload(session))
+
+    def _query(self) -> dict:
+        raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        return {k: v[-1] for k, v in raw.items() if k in ("wait", "since")}
+
+    def _load_for_pc(self) -> QRLoginSession | None:
+        """The session if this request proves it is the PC (same rules as the API), else None."""
+        if not SESSION_ID_RE.match(self.public_id):
+            return None
+        try:
+            session = QRLoginSession.objects.select_related("user").get(public_id=self.public_id)
+        except QRLoginSession.DoesNotExist:
+            return None
+        secret = self.headers.get(proof.HEADER.lower())
+        if secret is None:
+            secret = self._browser_session().get(proof.SESSION_KEY, {}).get(self.public_id)
+        if not session.check_secret(secret):
+            return None
+        session.refresh_status()
+        return session
+
+    def _browser_session(self) -> Any:
+        cookie = SimpleCookie()
+        try:
+            cookie.load(self.headers.get("cookie", ""))
+        except Exception:
+            return {}
+        morsel = cookie.get(settings.SESSION_COOKIE_NAME)
+        if morsel is None:
+            return {}
+        engine = import_module(settings.SESSION_ENGINE)
+        return engine.SessionStore(morsel.value)
+
+    def _reload(self, session: QRLoginSession) -> QRLoginSession:
+        fresh = QRLoginSession.objects.select_related("user").get(pk=session.pk)
+        fresh.refresh_status()
+        return fresh
+
+    async def _park(
+        self, session: QRLoginSession, since: str, wait: float
+    ) -> QRLoginSession | None:
+        """Wait, holding no thread, until the status differs from ``since`` or time is up."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + wait
+        hang_up = asyncio.ensure_future(self._wait_for_disconnect())
+        try:
+            while session.status == since:
+                to_deadline = (session.expires_at - timezone.now()).total_seconds() + 0.05
+                left = min(give_up - loop.time(), max(to_deadline, 0))
+                if left <= 0:
+                    break
+                woken = asyncio.ensure_future(notifier.wait(session.public_id, left))
+                await asyncio.wait({woken, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+                if hang_up.done():
+                    woken.cancel()
+                    return None
+                try:
+                    session = await _in_pool(self._reload, session)
+                except Exception:
+                    break  # answer what we know; the client asks again
+        finally:
+            hang_up.cancel()
+        return session
+
+    async def _wait_for_disconnect(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+
+    async def _respond(self, status: int, data: dict) -> None:
+        body = JSONRenderer().render(data)
+        headers = [*NO_STORE, (b"content-length", str(len(body)).encode())]
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        if self.scope["method"] == "HEAD":
+            body = b""
+        await self.send({"type": "http.response.body", "body": body})
+
+
+async def _in_pool(function: Callable, *args: Any) -> Any:
+    """Run a short ORM read on a borrowed pool thread (not a per-request thread)."""
+
+    def run() -> Any:
+        # The same connection housekeeping as Django's request_started/request_finished.
+        close_old_connections()
+        try:
+            return function(*args)
+        finally:
+            close_old_connections()
+
+    return await sync_to_async(run, thread_sensitive=False)()
+
+
+def _unavailable() -> dict:
+    return {"detail": _("The service is busy; try again."), "code": "unavailable"}

@@ -1,0 +1,182 @@
+"""The status endpoint under ASGI (long poll, no thread while parked) and under WSGI."""
+
+import asyncio
+import json
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.asgi import get_asgi_application
+
+from qrlogin.asgi import QRLoginASGIMiddleware
+from qrlogin.models import Actor, QRLoginSession
+from qrlogin.notify import notifier
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+app = QRLoginASGIMiddleware(get_asgi_application())
+
+
+class Poll:
+    """One ASGI request to the app, driven by hand: no server, no sleeps."""
+
+    def __init__(self, path: str, headers: dict[str, str] | None = None) -> None:
+        path, _, query = path.partition("?")
+        self.scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": query.encode(),
+            "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 80),
+        }
+        self.disconnect = asyncio.Event()
+        self.messages: list[dict] = []
+
+    async def receive(self) -> dict:
+        await self.disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict) -> None:
+        self.messages.append(message)
+
+    async def run(self) -> "Poll":
+        await app(self.scope, self.receive, self.send)
+        return self
+
+    @property
+    def status(self) -> int:
+        return self.messages[0]["status"]
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.messages[1]["body"])
+
+
+def new_session():
+    return QRLoginSession.objects.start(pc_ip="127.0.0.1")
+
+
+def secret_header(started) -> dict:
+    return {"X-QRLogin-Secret": started.secret}
+
+
+def url(started, query: str = "") -> str:
+    return f"/qrlogin/api/sessions/{started.session.public_id}/{query}"
+
+
+@pytest.fixture
+def phone():
+    user = UserFactory()
+    return Actor(user=user, device_key=f"device:{user.pk}", device_name="Phone")
+
+
+def test_plain_status_and_errors():
+    started = new_session()
+
+    async def scenario():
+        ok = await Poll(url(started), secret_header(started)).run()
+        assert ok.status == 200 and ok.json["status"] == "pending"
+        headers = dict(ok.messages[0]["headers"])
+        assert b"no-store" in headers[b"cache-control"]
+        assert (await Poll(url(started)).run()).status == 404
+        wrong = await Poll(url(started), {"X-QRLogin-Secret": "nope"}).run()
+        assert wrong.status == 404 and wrong.json["code"] == "not_found"
+        unknown = await Poll(
+            "/qrlogin/api/sessions/" + "A" * 32 + "/", secret_header(started)
+        ).run()
+        assert unknown.status == 404
+        bad = await Poll(url(started, "?wait=99"), secret_header(started)).run()
+        assert bad.status == 400 and bad.json["code"] == "invalid"
+
+    asyncio.run(scenario())
+
+
+def test_long_poll_wakes_on_scan(phone):
+    started = new_session()
+
+    async def scenario():
+        poll = asyncio.ensure_future(
+            Poll(url(started, "?wait=30&since=pending"), secret_header(started)).run()
+        )
+        await _until(lambda: notifier.waiters.count() == 1)
+        assert not poll.done()
+        await sync_to_async(started.session.scan, thread_sensitive=False)(phone)
+        done = await asyncio.wait_for(poll, 5)
+        assert done.json["status"] == "scanned"
+        assert done.json["scanned_by"]["display_name"]
+
+    asyncio.run(scenario())
+    assert notifier.waiters.count() == 0
+
+
+def test_long_poll_answers_at_once_when_status_differs():
+    started = new_session()
+
+    async def scenario():
+        poll = Poll(url(started, "?wait=30&since=scanned"), secret_header(started))
+        done = await asyncio.wait_for(poll.run(), 5)
+        assert done.json["status"] == "pending"
+
+    asyncio.run(scenario())
+
+
+def test_client_hanging_up_frees_the_waiter():
+    started = new_session()
+
+    async def scenario():
+        poll = Poll(url(started, "?wait=30"), secret_header(started))
+        task = asyncio.ensure_future(poll.run())
+        await _until(lambda: notifier.waiters.count() == 1)
+        poll.disconnect.set()
+        await asyncio.wait_for(task, 5)
+        assert poll.messages == []
+
+    asyncio.run(scenario())
+    assert notifier.waiters.count() == 0
+
+
+def test_parked_polls_hold_no_threads():
+    """Hundreds of parked long polls: the process's thread count stays flat."""
+    sessions = [new_session() for _ in range(300)]
+
+    async def scenario():
+        polls = [Poll(url(s, "?wait=30"), secret_header(s)) for s in sessions]
+        tasks = [asyncio.ensure_future(p.run()) for p in polls]
+        await _until(lambda: notifier.waiters.count() == len(polls), timeout=30)
+        parked_threads = threading.active_count()
+        for poll in polls:
+            poll.disconnect.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        return parked_threads
+
+    before = threading.active_count()
+    parked = asyncio.run(scenario())
+    # The loop's shared pool (a handful of threads for the short DB reads) and the notifier's
+    # one subscriber thread, not one thread per poll.
+    assert parked - before <= 40, (before, parked)
+
+
+def test_wsgi_path_answers_at_once_with_a_poll_hint(client):
+    started = new_session()
+    response = client.get(url(started, "?wait=30"), HTTP_X_QRLOGIN_SECRET=started.secret)
+    assert response.status_code == 200
+    assert response.json()["status"] == "pending"
+    assert response["X-QRLogin-Poll-After"] == "2"
+
+
+async def _until(predicate, timeout: float = 5) -> None:
+    """Wait for a condition by yielding to the event loop (bounded; no sleeping on state)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.005)
