@@ -103,9 +103,13 @@ class StatusRequest:
         wait = min(query.validated_data["wait"], qrlogin_settings.LONG_POLL_MAX)
         since = query.validated_data.get("since", session.status)
         if wait and session.status == since:
+            # Headers now, body when something changes: the client (and a test) can tell a
+            # parked poll from one still on its way. Every error was answered above.
+            await self._start(200)
             session = await self._park(session, since, wait)
-            if session is None:
-                return  # the client went away
+            if session is not None:  # None: the client went away
+                await self._body(status_payload(session))
+            return
         await self._respond(200, status_payload(session))
 
     def _query(self) -> dict:
@@ -177,10 +181,18 @@ class StatusRequest:
 
     async def _respond(self, status: int, data: dict) -> None:
         body = JSONRenderer().render(data)
-        headers = [*NO_STORE, (b"content-length", str(len(body)).encode())]
+        await self._start(status, [(b"content-length", str(len(body)).encode())])
+        await self._body(data, body)
+
+    async def _start(self, status: int, extra: list | None = None) -> None:
+        headers = [*NO_STORE, *(extra or [])]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def _body(self, data: dict, body: bytes | None = None) -> None:
         if self.scope["method"] == "HEAD":
             body = b""
+        elif body is None:
+            body = JSONRenderer().render(data)
         await self.send({"type": "http.response.body", "body": body})
 
 

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     # Who wakes waiting PCs: "auto" (Redis pub/sub when the cache is django-redis, else
     # in-process), "redis" or "inprocess".
     "NOTIFY_BACKEND": "auto",
+    # While Redis is unreachable, parked polls re-read the database this often (seconds).
+    "NOTIFY_FALLBACK_INTERVAL": 2,
     # Absolute base URL for qr_url (e.g. "https://example.com"); None: from the request.
     "SITE_URL": None,
 }

@@ -10,7 +10,7 @@ keeps one table of local waiters, woken by one of two backends:
 
 A wake-up carries no data: the waiter re-reads the session from the database. A lost message
 therefore costs only latency, never correctness, and while Redis is unreachable waiters are
-woken every ``DEGRADED_POLL`` seconds to re-read the database instead.
+woken every ``NOTIFY_FALLBACK_INTERVAL`` seconds to re-read the database instead.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from .conf import qrlogin_settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "qrlogin:status"
-DEGRADED_POLL = 2.0
 RECONNECT_BACKOFF_MAX = 5.0
 
 
@@ -195,7 +194,8 @@ class Notifier:
 
         self.waiters.add(session_id, wake)
         try:
-            limit = timeout if backend.healthy else min(timeout, DEGRADED_POLL)
+            fallback = qrlogin_settings.NOTIFY_FALLBACK_INTERVAL
+            limit = timeout if backend.healthy else min(timeout, fallback)
             await asyncio.wait_for(future, limit)
             return True
         except TimeoutError:

@@ -1,0 +1,16 @@
+"""Settings of the real server processes that the multi-process tests start."""
+
+import os
+
+from config.settings import *  # noqa: F403
+
+QRLOGIN = {
+    "THROTTLE_RATES": None,
+    "NOTIFY_FALLBACK_INTERVAL": float(os.environ.get("TEST_NOTIFY_FALLBACK", "2")),
+}
+ACCOUNTS = {"THROTTLE_RATES": None}
+# The test suite's users are hashed with the fast hasher (tests/conftest.py).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
