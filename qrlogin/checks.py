@@ -43,3 +43,36 @@ def check_settings(app_configs: Any, **kwargs: Any) -> list:
                 )
             )
     return errors
+
+
+@register(deploy=True)
+def check_deployment(app_configs: Any, **kwargs: Any) -> list:
+    """Settings that work on one process in development but not in production."""
+    from django.core.cache import caches
+
+    warnings: list = []
+    cache_module = type(caches["default"]).__module__
+    per_process = cache_module.startswith(
+        ("django.core.cache.backends.locmem", "django.core.cache.backends.dummy")
+    )
+    if per_process:
+        warnings.append(
+            Warning(
+                "The default cache is per-process: with several app processes, throttles are "
+                "counted per process and a PC waiting on one process is not woken by a phone "
+                "on another.",
+                hint="Use a shared cache (django-redis) when more than one process serves.",
+                id="qrlogin.W002",
+            )
+        )
+    if qrlogin_settings.REQUIRE_SAME_NETWORK and not qrlogin_settings.TRUSTED_PROXIES:
+        warnings.append(
+            Warning(
+                "REQUIRE_SAME_NETWORK compares client addresses taken from REMOTE_ADDR. Behind "
+                "a proxy that does not rewrite it, every client has the proxy's address.",
+                hint='List your proxies in QRLOGIN["TRUSTED_PROXIES"], or make sure the server '
+                "sets REMOTE_ADDR to the real client (uvicorn --forwarded-allow-ips).",
+                id="qrlogin.W003",
+            )
+        )
+    return warnings

@@ -170,3 +170,15 @@ class TestAdmin:
         assert live.status == "cancelled"
         event = live.events.get(kind="cancelled")
         assert event.device_key == "admin" and event.user.is_superuser
+
+
+def test_deploy_checks():
+    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=locmem):
+        assert "qrlogin.W002" in {m.id for m in run_checks(include_deployment_checks=True)}
+    with override_settings(QRLOGIN={"REQUIRE_SAME_NETWORK": True}):
+        assert "qrlogin.W003" in {m.id for m in run_checks(include_deployment_checks=True)}
+    with override_settings(
+        QRLOGIN={"REQUIRE_SAME_NETWORK": True, "TRUSTED_PROXIES": ["10.0.0.0/8"]}
+    ):
+        assert "qrlogin.W003" not in {m.id for m in run_checks(include_deployment_checks=True)}
