@@ -11,4 +11,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks that validate settings.ACCOUNTS.
-        from . import checks  # noqa: F401
+        from . import (
+            checks,  # noqa: F401
+            schema,  # noqa: F401  (the OpenAPI description of the token authentication)
+        )

@@ -53,8 +53,11 @@ class TokenLoginSerializer(DeviceInputSerializer):
 class UserSummarySerializer(serializers.Serializer):
     """``{id, username}``; works with any user model (``get_username()``, not a field)."""
 
-    id = serializers.ReadOnlyField(source="pk")
+    id = serializers.SerializerMethodField()
     username = serializers.SerializerMethodField()
+
+    def get_id(self, user: Any) -> int:
+        return user.pk
 
     def get_username(self, user: Any) -> str:
         return user.get_username()

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
@@ -21,8 +22,22 @@ from .authentication import DeviceTokenAuthentication, user_is_active
 from .exceptions import InvalidCredentials, exception_handler
 from .issuers import issue_device_token
 from .models import Device
-from .serializers import DeviceListItemSerializer, MeSerializer, TokenLoginSerializer
+from .schema import error_responses
+from .serializers import (
+    DeviceListItemSerializer,
+    MeSerializer,
+    TokenLoginSerializer,
+    TokenPayloadSerializer,
+)
 from .throttling import TokenLoginIPThrottle, TokenLoginUsernameThrottle
+
+DEVICE_ID_HEADER = OpenApiParameter(
+    "X-Device-ID",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The device_id the token was issued to.",
+)
 
 # Largest value of a BigAutoField; a bigger path id would overflow the database driver.
 MAX_PK = 2**63 - 1
@@ -71,6 +86,13 @@ class TokenView(AccountsAPIView):
         if request.method != "POST":
             super().perform_authentication(request)
 
+    @extend_schema(
+        operation_id="accounts_token_create",
+        summary="Log in with a password; get a token for this device",
+        auth=[],
+        request=TokenLoginSerializer,
+        responses={201: TokenPayloadSerializer, **error_responses(400, 401, 429)},
+    )
     def post(self, request: Request) -> Response:
         serializer = TokenLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -87,6 +109,13 @@ class TokenView(AccountsAPIView):
         )
         return Response(payload, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="accounts_token_revoke",
+        summary="Log out: revoke this token",
+        parameters=[DEVICE_ID_HEADER],
+        request=None,
+        responses={204: None, **error_responses(401)},
+    )
     def delete(self, request: Request) -> Response:
         request.auth.revoke()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -95,6 +124,12 @@ class TokenView(AccountsAPIView):
 class MeView(AccountsAPIView):
     """The authenticated user and the device the token belongs to."""
 
+    @extend_schema(
+        operation_id="accounts_me",
+        summary="The current user and device",
+        parameters=[DEVICE_ID_HEADER],
+        responses={200: MeSerializer, **error_responses(401)},
+    )
     def get(self, request: Request) -> Response:
         return Response(MeSerializer({"user": request.user, "device": request.auth.device}).data)
 
@@ -102,6 +137,12 @@ class MeView(AccountsAPIView):
 class DeviceListView(AccountsAPIView):
     """The user's devices, revoked ones included, newest first."""
 
+    @extend_schema(
+        operation_id="accounts_devices_list",
+        summary="The user's devices",
+        parameters=[DEVICE_ID_HEADER],
+        responses={200: DeviceListItemSerializer(many=True), **error_responses(401)},
+    )
     def get(self, request: Request) -> Response:
         devices = Device.objects.filter(user=request.user).order_by("-created_at", "-pk")
         serializer = DeviceListItemSerializer(
@@ -113,6 +154,13 @@ class DeviceListView(AccountsAPIView):
 class DeviceDetailView(AccountsAPIView):
     """``DELETE``: revoke one of the user's devices and all its tokens (idempotent)."""
 
+    @extend_schema(
+        operation_id="accounts_device_revoke",
+        summary="Revoke a device and all its tokens",
+        parameters=[DEVICE_ID_HEADER],
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+    )
     def delete(self, request: Request, pk: int) -> Response:
         device = None
         if pk <= MAX_PK:

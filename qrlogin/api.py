@@ -14,9 +14,12 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +31,7 @@ from .conf import qrlogin_settings
 from .exceptions import TransitionError
 from .models import QRLoginSession, StartedSession, Status
 from .qr import qr_svg
+from .schema import PC_SECRET, errors, example
 from .tokens import SESSION_ID_RE, format_user_code
 
 
@@ -80,6 +84,8 @@ class QRLoginAPIView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def get_exception_handler(self):
         return exception_handler
@@ -197,6 +203,28 @@ class SessionCreateView(QRLoginAPIView):
 
     throttle_classes = [throttling.CreateThrottle]
 
+    @extend_schema(
+        operation_id="qrlogin_session_create",
+        summary="PC: create a QR login session",
+        request=serializers.CreateSessionSerializer,
+        responses={201: serializers.SessionCreatedSerializer, **errors(400, 429)},
+        examples=[
+            example("create", {"next": "/dashboard/"}, request=True),
+            example(
+                "created",
+                {
+                    "id": "hT3kq0yH2mR8wQeL5vN1cX7aZ4bJ9sUd",
+                    "status": "pending",
+                    "qr_url": "https://example.com/qrlogin/s/hT3kq0yH2mR8wQeL5vN1cX7aZ4bJ9sUd/",
+                    "qr_svg": "<svg ...>...</svg>",
+                    "user_code": "K7QX-M2PA",
+                    "expires_at": "2026-11-26T12:02:00Z",
+                    "secret": "q8Yb3m...(43 characters)",
+                },
+                status="201",
+            ),
+        ],
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.CreateSessionSerializer, request.data or {})
         started = start_session(request, data["next"])
@@ -212,6 +240,34 @@ SHORT_POLL_SECONDS = 2
 class SessionDetailView(QRLoginAPIView):
     """GET: the status (optionally a long poll); DELETE: the PC cancels."""
 
+    @extend_schema(
+        operation_id="qrlogin_session_status",
+        summary="PC: the session's status (long poll with wait)",
+        parameters=[
+            PC_SECRET,
+            OpenApiParameter(
+                "wait", int, description="Hold up to this many seconds (0..30) for a change."
+            ),
+            OpenApiParameter(
+                "since",
+                str,
+                enum=[c for c, _ in Status.choices],
+                description="The status the PC knows (default: the current one).",
+            ),
+        ],
+        responses={200: serializers.SessionStatusSerializer, **errors(400, 404)},
+        examples=[
+            example(
+                "scanned",
+                {
+                    "id": "hT3kq0yH2mR8wQeL5vN1cX7aZ4bJ9sUd",
+                    "status": "scanned",
+                    "expires_at": "2026-11-26T12:01:30Z",
+                    "scanned_by": {"display_name": "d***o"},
+                },
+            )
+        ],
+    )
     def get(self, request: Request, public_id: str) -> Response:
         """The status, at once: a sync worker must not be held by a long poll.
 
@@ -227,6 +283,13 @@ class SessionDetailView(QRLoginAPIView):
             response[POLL_AFTER_HEADER] = str(SHORT_POLL_SECONDS)
         return response
 
+    @extend_schema(
+        operation_id="qrlogin_session_cancel",
+        summary="PC: cancel the session",
+        parameters=[PC_SECRET],
+        responses={200: serializers.StatusOnlySerializer, **errors(403, 404, 409, 410)},
+        examples=[example("cancelled", {"status": "cancelled"})],
+    )
     def delete(self, request: Request, public_id: str) -> Response:
         session = get_pc_session(request, public_id)
         session.cancel(pc_actor(request))
@@ -237,6 +300,47 @@ class SessionDetailView(QRLoginAPIView):
 class SessionCompleteView(QRLoginAPIView):
     """POST: the PC turns a confirmed session into a login, once."""
 
+    @extend_schema(
+        operation_id="qrlogin_session_complete",
+        summary="PC: complete the login (browser session, or a device token)",
+        description="From `confirmed` only, once. With `device_id`, issues a device token to a "
+        "desktop/API client; without it, logs the requesting browser's Django session in.",
+        parameters=[PC_SECRET],
+        request=serializers.CompleteSerializer,
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="SessionCompleted",
+                serializers=[
+                    serializers.TokenCompletedSerializer,
+                    serializers.BrowserCompletedSerializer,
+                ],
+                resource_type_field_name=None,
+            ),
+            **errors(400, 403, 404, 409, 410),
+        },
+        examples=[
+            example(
+                "desktop client",
+                {"device_id": "laptop-7f3a", "device_type": "pc", "device_name": "Work laptop"},
+                request=True,
+            ),
+            example(
+                "token issued",
+                {
+                    "status": "completed",
+                    "token": "Ab12Cd34...",
+                    "expires_at": "2026-12-26T12:01:00Z",
+                    "user": {"id": 1, "username": "demo"},
+                    "device": {
+                        "id": 7,
+                        "device_id": "laptop-7f3a",
+                        "device_type": "pc",
+                        "name": "Work laptop",
+                    },
+                },
+            ),
+        ],
+    )
     def post(self, request: Request, public_id: str) -> Response:
         data = self.validated(serializers.CompleteSerializer, request.data or {})
         session = get_pc_session(request, public_id)
@@ -290,6 +394,39 @@ class ScanView(PhoneAPIView):
             throttles += [throttling.UserCodeThrottle(), throttling.UserCodeIPThrottle()]
         return throttles
 
+    @extend_schema(
+        operation_id="qrlogin_scan",
+        summary="Phone: scan a QR (or type its pairing code)",
+        request=serializers.ScanSerializer,
+        responses={
+            200: serializers.ScanResultSerializer,
+            **errors(400, 401, 403, 404, 409, 410, 429),
+        },
+        examples=[
+            example(
+                "scan",
+                {"qr": "https://example.com/qrlogin/s/hT3kq0yH2mR8wQeL5vN1cX7aZ4bJ9sUd/"},
+                request=True,
+            ),
+            example("pairing code", {"code": "K7QX-M2PA"}, request=True),
+            example(
+                "scanned",
+                {
+                    "session": "hT3kq0yH2mR8wQeL5vN1cX7aZ4bJ9sUd",
+                    "temp_token": "Zp0c...(43 characters)",
+                    "expires_at": "2026-11-26T12:01:30Z",
+                    "pc": {
+                        "ip": "203.0.113.10",
+                        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) ...",
+                        "browser": "Chrome 120",
+                        "os": "Windows 10",
+                        "created_at": "2026-11-26T12:00:00Z",
+                        "same_network": True,
+                    },
+                },
+            ),
+        ],
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.ScanSerializer, request.data)
         if "code" in data:
@@ -310,6 +447,20 @@ class ScanView(PhoneAPIView):
 class ConfirmView(PhoneAPIView):
     throttle_classes = [throttling.ConfirmThrottle]
 
+    @extend_schema(
+        operation_id="qrlogin_confirm",
+        summary="Phone: confirm the login",
+        request=serializers.ConfirmSerializer,
+        responses={200: serializers.StatusOnlySerializer, **errors(400, 401, 403, 404, 409, 410)},
+        examples=[
+            example(
+                "confirm",
+                {"session": "hT3kq0yH2mR8wQeL5vN1cX7aZ4bJ9sUd", "temp_token": "Zp0c..."},
+                request=True,
+            ),
+            example("confirmed", {"status": "confirmed"}),
+        ],
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.ConfirmSerializer, request.data)
         session = get_session(data["session"])
@@ -320,6 +471,13 @@ class ConfirmView(PhoneAPIView):
 class DenyView(PhoneAPIView):
     throttle_classes = [throttling.ConfirmThrottle]
 
+    @extend_schema(
+        operation_id="qrlogin_deny",
+        summary="Phone: deny the login",
+        request=serializers.PhoneDecisionSerializer,
+        responses={200: serializers.StatusOnlySerializer, **errors(400, 401, 403, 404, 409, 410)},
+        examples=[example("denied", {"status": "denied"})],
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.PhoneDecisionSerializer, request.data)
         session = get_session(data["session"])

@@ -9,7 +9,15 @@ from rest_framework import serializers
 from .models import Status
 from .tokens import SESSION_ID_RE
 
-DEVICE_TYPES = ["ios", "android", "pc", "web", "other"]
+# The contract's device types (the same list as accounts.models.DeviceType, not imported:
+# qrlogin runs without accounts).
+DEVICE_TYPES = [
+    ("ios", "iOS"),
+    ("android", "Android"),
+    ("pc", "PC"),
+    ("web", "Web"),
+    ("other", "Other"),
+]
 _QR_PATH_RE = re.compile(r"/s/(?P<id>[A-Za-z0-9_-]{22,64})/?$")
 
 
@@ -65,3 +73,79 @@ class PhoneDecisionSerializer(serializers.Serializer):
 
 class ConfirmSerializer(PhoneDecisionSerializer):
     verification_code = serializers.CharField(required=False, allow_blank=True, max_length=8)
+
+
+# Answers (documented in the OpenAPI schema; the views build the same shapes). ------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="A human sentence, in the request's language.")
+    code = serializers.CharField(help_text="A machine code: see the error table.")
+    errors = serializers.DictField(required=False, help_text="Field errors, for code ``invalid``.")
+
+
+class SessionCreatedSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.values)
+    qr_url = serializers.URLField()
+    qr_svg = serializers.CharField(help_text="The QR as an inline SVG element.")
+    user_code = serializers.CharField(help_text="Pairing code, e.g. ABCD-EFGH.")
+    expires_at = serializers.DateTimeField()
+    secret = serializers.CharField(help_text="Shown once; send it as X-QRLogin-Secret.")
+
+
+class ScannedBySerializer(serializers.Serializer):
+    display_name = serializers.CharField(help_text="The phone user's masked name, e.g. d***o.")
+
+
+class SessionStatusSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.values)
+    expires_at = serializers.DateTimeField(help_text="Deadline of the current state.")
+    scanned_by = ScannedBySerializer(required=False)
+    verification_code = serializers.CharField(
+        required=False, help_text='With VERIFICATION = "number", while scanned.'
+    )
+
+
+class StatusOnlySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.values)
+
+
+class BrowserCompletedSerializer(StatusOnlySerializer):
+    redirect_url = serializers.CharField()
+
+
+class TokenUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class TokenDeviceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    device_id = serializers.CharField()
+    device_type = serializers.ChoiceField(choices=DEVICE_TYPES)
+    name = serializers.CharField()
+
+
+class TokenCompletedSerializer(StatusOnlySerializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    user = TokenUserSerializer()
+    device = TokenDeviceSerializer()
+
+
+class PCInfoSerializer(serializers.Serializer):
+    ip = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField()
+    browser = serializers.CharField()
+    os = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    same_network = serializers.BooleanField()
+
+
+class ScanResultSerializer(serializers.Serializer):
+    session = serializers.CharField()
+    temp_token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    pc = PCInfoSerializer()
