@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -75,6 +78,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "created_at",
         "last_seen_at",
         "is_live",
+        "qr_logins",
     ]
     list_filter = ["device_type", RevokedFilter, "created_at"]
     search_fields = [USER_LOOKUP, "device_id", "name"]
@@ -99,6 +103,16 @@ class DeviceAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description=_("active"))
     def is_live(self, obj: Device) -> bool:
         return obj.is_active
+
+    @admin.display(description=_("QR logins"))
+    def qr_logins(self, obj: Device) -> str:
+        """Every QR login this device approved (the qrlogin admin, when that app is installed)."""
+        try:
+            url = reverse("admin:qrlogin_qrloginsession_changelist")
+        except NoReverseMatch:
+            return "-"
+        query = urlencode({"phone_device_key": f"device:{obj.pk}"})
+        return format_html('<a href="{}?{}">{}</a>', url, query, _("approved logins"))
 
     @admin.action(
         description=_("Revoke selected devices (and all their tokens)"), permissions=["change"]

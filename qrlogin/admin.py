@@ -1,14 +1,21 @@
 """Admin: watch QR logins, read each one's trail, revoke live ones."""
 
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .client_info import client_ip, user_agent
 from .exceptions import TransitionError
-from .models import Actor, QRLoginEvent, QRLoginSession
+from .models import Actor, QRLoginEvent, QRLoginSession, Status
 
 
 class QRLoginEventInline(admin.TabularInline):
@@ -27,8 +34,8 @@ class QRLoginSessionAdmin(admin.ModelAdmin):
     list_display = [
         "short_id",
         "status",
-        "user",
-        "phone_device_name",
+        "user_history",
+        "device_history",
         "pc_ip",
         "phone_ip",
         "created_at",
@@ -64,6 +71,53 @@ class QRLoginSessionAdmin(admin.ModelAdmin):
 
         username_field = get_user_model().USERNAME_FIELD
         return [*self.search_fields, f"user__{username_field}"]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The per-user and per-device history links filter on these.
+        if lookup in ("user__id__exact", "phone_device_key"):
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description=_("user"), ordering="user")
+    def user_history(self, obj: QRLoginSession) -> str:
+        if obj.user_id is None:
+            return "-"
+        url = f"{self._changelist_url()}?{urlencode({'user__id__exact': obj.user_id})}"
+        title = _("All QR logins of this user")
+        return format_html('<a href="{}" title="{}">{}</a>', url, title, obj.user)
+
+    @admin.display(description=_("phone device"), ordering="phone_device_name")
+    def device_history(self, obj: QRLoginSession) -> str:
+        if not obj.phone_device_key:
+            return "-"
+        url = f"{self._changelist_url()}?{urlencode({'phone_device_key': obj.phone_device_key})}"
+        title = _("All QR logins approved by this device")
+        label = obj.phone_device_name or obj.phone_device_key
+        return format_html('<a href="{}" title="{}">{}</a>', url, title, label)
+
+    def _changelist_url(self) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        """The list, with logins by status over the last 24 hours and 7 days at the top."""
+        now = timezone.now()
+        periods = {"day": now - timedelta(hours=24), "week": now - timedelta(days=7)}
+        counts = QRLoginSession.objects.filter(created_at__gte=periods["week"]).aggregate(
+            **{
+                f"{period}_{status}": Count("pk", filter=Q(status=status, created_at__gte=since))
+                for period, since in periods.items()
+                for status in Status.values
+            }
+        )
+        summary = [
+            {
+                "label": label,
+                "count": {period: counts[f"{period}_{status}"] for period in periods},
+            }
+            for status, label in Status.choices
+        ]
+        extra_context = {**(extra_context or {}), "qrlogin_summary": summary}
+        return super().changelist_view(request, extra_context=extra_context)
 
     @admin.display(description=_("id"), ordering="public_id")
     def short_id(self, obj: QRLoginSession) -> str:

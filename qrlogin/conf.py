@@ -5,6 +5,7 @@ Values are read at use time, so ``override_settings(QRLOGIN=...)`` works in test
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
@@ -59,6 +60,14 @@ class QRLoginSettings:
             return user[name]
         if name == "LOGIN_REDIRECT_URL":
             return settings.LOGIN_REDIRECT_URL
+        if name == "MOBILE_AUTHENTICATION_CLASSES":
+            with_accounts = ["accounts.authentication.DeviceTokenAuthentication"]
+            return [
+                *(with_accounts if apps.is_installed("accounts") else []),
+                "rest_framework.authentication.SessionAuthentication",
+            ]
+        if name == "TOKEN_ISSUER" and apps.is_installed("accounts"):
+            return "accounts.issuers.issue_device_token"
         return DEFAULTS[name]
 
 

@@ -61,10 +61,7 @@ def pc_login(request: HttpRequest) -> HttpResponse:
     next_url = request.GET.get("next", "")
     if (refused := throttled_response(request)) is not None:
         return refused
-    started = start_session(request, next_url)
-    proof.remember_secret(request, started.session.public_id, started.secret)
-    payload = created_payload(request, started)
-    payload.update(client_urls(started.session.public_id))
+    payload = new_qr_for_browser(request, next_url)
     if request.method == "POST":
         payload["expires_at"] = payload["expires_at"].isoformat()
         return JsonResponse(payload)
@@ -73,6 +70,15 @@ def pc_login(request: HttpRequest) -> HttpResponse:
         "qrlogin/login.html",
         {"qr": payload, "next": next_url, "renew_url": request.get_full_path()},
     )
+
+
+def new_qr_for_browser(request: HttpRequest, next_url: str = "") -> dict:
+    """Start a session whose proof is this browser's Django session (the secret stays here)."""
+    started = start_session(request, next_url)
+    proof.remember_secret(request, started.session.public_id, started.secret)
+    payload = created_payload(request, started)
+    payload.update(client_urls(started.session.public_id))
+    return payload
 
 
 def client_urls(public_id: str) -> dict:

@@ -182,3 +182,25 @@ def test_deploy_checks():
         QRLOGIN={"REQUIRE_SAME_NETWORK": True, "TRUSTED_PROXIES": ["10.0.0.0/8"]}
     ):
         assert "qrlogin.W003" not in {m.id for m in run_checks(include_deployment_checks=True)}
+
+
+def test_admin_summary_and_history_links(admin_client, actor, clock):
+    old = started().session
+    old.cancel(Actor())
+    clock.shift(timedelta(days=2))
+    session = started().session
+    session.scan(actor)
+    started()
+    response = admin_client.get("/admin/qrlogin/qrloginsession/")
+    summary = {row["label"]: row["count"] for row in response.context["qrlogin_summary"]}
+    assert summary["Waiting for a scan"] == {"day": 1, "week": 1}
+    assert summary["Scanned, waiting for confirmation"] == {"day": 1, "week": 1}
+    assert summary["Cancelled"] == {"day": 0, "week": 1}
+    html = response.content.decode()
+    assert "QR logins by status" in html
+    assert f"?user__id__exact={actor.user.pk}" in html
+    by_device = admin_client.get(
+        "/admin/qrlogin/qrloginsession/", {"phone_device_key": actor.device_key}
+    )
+    assert by_device.status_code == 200
+    assert list(by_device.context["cl"].result_list) == [session]
