@@ -6,4 +6,6 @@ import segno
 def qr_svg(url: str) -> str:
     """An accessible, scalable inline SVG of ``url`` (medium error correction)."""
     qr = segno.make(url, error="m")
-    return qr.svg_inline(scale=6, border=4, dark="#000", light="#fff", title="Login QR code")
+    return qr.svg_inline(
+        scale=6, border=4, dark="#000", light="#fff", title="Login QR code", omitsize=True
+    )

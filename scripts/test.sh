@@ -1,31 +1,56 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, migrations check, then pytest twice: on the embedded default
+# The whole test suite, for each supported Python/Django pair:
+#   python3 (3.11 here, with Django 5.2 LTS) and the newest Python found (3.13, newest Django).
+# Each runs lint, the migrations and schema checks, then pytest twice: on the embedded default
 # (SQLite + local-memory cache) and on PostgreSQL + Redis.
 #
 # TEST_DATABASE_URL / TEST_REDIS_URL name the services (defaults: this machine's local ones).
-# With REQUIRE_SERVICES=1 (CI) a missing service or browser fails the run; otherwise that
-# pass is skipped with a notice.
-source "$(dirname "$0")/venv.sh" test
+# With REQUIRE_SERVICES=1 (CI) a missing service, browser or second Python fails the run;
+# otherwise that part is skipped with a notice. Arguments are passed to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
 TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 REQUIRE_SERVICES="${REQUIRE_SERVICES:-0}"
+missing() {
+  if [ "$REQUIRE_SERVICES" = 1 ]; then echo "!! $1 (required: REQUIRE_SERVICES=1)"; exit 1; fi
+  echo "!! skipped: $1"
+}
 
 # Headless Chromium for the browser tests (Debian's package; Playwright drives it).
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "==> installing Debian's chromium for the browser tests"
-  (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }) \
+  (apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }) \
     || echo "!! could not install chromium"
 fi
 if [ "$REQUIRE_SERVICES" = 1 ]; then export QRLOGIN_REQUIRE_BROWSER=1; fi
 
-echo "==> ruff"
-"$VENV/bin/ruff" check .
-"$VENV/bin/ruff" format --check .
-echo "==> migrations are up to date"
-"$PY" manage.py makemigrations --check --dry-run -v 1
+suite() {  # suite PYTHON VENV [pytest args...]
+  local python="$1" venv_dir="$2"; shift 2
+  PYTHON="$python" VENV="$venv_dir" source scripts/venv.sh test
+  local versions
+  versions="$("$PY" -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()}")')"
+  echo "==== $versions"
+  echo "==> ruff"
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+  echo "==> migrations are up to date; the OpenAPI schema has no warnings"
+  env -u DATABASE_URL -u REDIS_URL "$PY" manage.py makemigrations --check --dry-run -v 1
+  env -u DATABASE_URL -u REDIS_URL "$PY" manage.py spectacular --validate --fail-on-warn \
+    --file /dev/null 2>&1 | tail -3
 
-echo "==> pytest: embedded default (SQLite + local-memory cache)"
-env -u DATABASE_URL -u REDIS_URL "$PY" -m pytest "$@"
+  echo "==> pytest ($versions): embedded default (SQLite + local-memory cache)"
+  env -u DATABASE_URL -u REDIS_URL "$PY" -m pytest -p no:cacheprovider "$@"
+
+  echo "==> pytest ($versions): PostgreSQL + Redis ($TEST_DATABASE_URL, $TEST_REDIS_URL)"
+  if services_up; then
+    DATABASE_URL="$TEST_DATABASE_URL" REDIS_URL="$TEST_REDIS_URL" "$PY" -m pytest -p no:cacheprovider "$@"
+  else
+    missing "PostgreSQL and Redis are not reachable"
+  fi
+}
 
 services_up() {
   "$PY" - "$TEST_DATABASE_URL" "$TEST_REDIS_URL" <<'PY'
@@ -39,11 +64,13 @@ except Exception as exc:
     sys.exit(1)
 PY
 }
-echo "==> pytest: PostgreSQL + Redis ($TEST_DATABASE_URL, $TEST_REDIS_URL)"
-if services_up; then
-  DATABASE_URL="$TEST_DATABASE_URL" REDIS_URL="$TEST_REDIS_URL" "$PY" -m pytest "$@"
-elif [ "$REQUIRE_SERVICES" = 1 ]; then
-  echo "!! PostgreSQL and Redis are required (REQUIRE_SERVICES=1)"; exit 1
+
+suite "${PYTHON:-python3}" "$ROOT/.venv" "$@"
+
+NEWEST="${PYTHON_NEWEST:-$(command -v python3.13 || ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python 2>/dev/null | tail -n 1 || true)}"
+if [ -n "$NEWEST" ] && [ -x "$NEWEST" ]; then
+  suite "$NEWEST" "$ROOT/.venv-newest" "$@"
 else
-  echo "!! skipped the PostgreSQL + Redis pass: start them or set TEST_DATABASE_URL/TEST_REDIS_URL"
+  missing "no Python 3.13 found for the newest-Django run (set PYTHON_NEWEST)"
 fi
+echo "==> all test runs passed"

@@ -1,0 +1,230 @@
+"""The wheel, installed into a brand-new site, as a site owner would: the five-minute job.
+
+Builds the wheel, installs it into a fresh virtualenv, makes a new ``django-admin
+startproject`` site with a custom user model (logging in by email, no ``username`` field) and
+DRF ``TokenAuthentication`` for phones (no ``accounts`` app), embeds the widget in the site's
+own login template, and logs in through a real headless Chromium.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.browser, pytest.mark.packaging]
+
+SETTINGS_TAIL = """
+INSTALLED_APPS += ["rest_framework", "rest_framework.authtoken", "qrlogin", "users"]
+AUTH_USER_MODEL = "users.User"
+TEMPLATES[0]["DIRS"] = [BASE_DIR / "templates"]
+LOGIN_REDIRECT_URL = "/private/"
+ALLOWED_HOSTS = ["127.0.0.1"]
+QRLOGIN = {
+    "MOBILE_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+}
+"""
+
+URLS = """
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.urls import include, path
+
+
+@login_required
+def private(request):
+    return HttpResponse(f"<p id='who'>Hello {request.user.email}</p>")
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("qr/", include("qrlogin.urls")),
+    path("private/", private),
+]
+"""
+
+USER_MODELS = """
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+
+
+class UserManager(BaseUserManager):
+    def create_user(self, email, password=None, **extra):
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save()
+        return user
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    USERNAME_FIELD = "email"
+    objects = UserManager()
+"""
+
+LOGIN_TEMPLATE = """
+{% load qrlogin %}<!doctype html>
+<html><body>
+<h1>Our own login page</h1>
+<form method="post">{% csrf_token %}{{ form.as_p }}<button>Log in</button></form>
+<section id="qr">{% qrlogin_widget next="/private/" %}</section>
+</body></html>
+"""
+
+
+def run(*args: str | Path, cwd: Path | None = None, env: dict | None = None) -> str:
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, ROOT)
+    (built,) = out.glob("django_qrlogin-*.whl")
+    return built
+
+
+def test_wheel_holds_the_apps_and_nothing_else(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.startswith("django_qrlogin-")}
+    assert tops == {"qrlogin", "accounts"}
+    for needed in (
+        "qrlogin/templates/qrlogin/login.html",
+        "qrlogin/templates/qrlogin/widget.html",
+        "qrlogin/static/qrlogin/qrlogin.js",
+        "qrlogin/migrations/0001_initial.py",
+        "accounts/migrations/0001_initial.py",
+        "qrlogin/py.typed",
+        "accounts/py.typed",
+    ):
+        assert needed in names, needed
+    assert any(n.startswith("qrlogin/locale/zh_Hans/") and n.endswith(".mo") for n in names)
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("QRLOGIN_REQUIRE_BROWSER"),
+    reason="needs Debian's chromium",
+)
+def test_fresh_site_logs_in_with_the_widget(wheel, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    run(python, "-m", "pip", "install", "-q", wheel)
+    site = tmp_path / "shop"
+    site.mkdir()
+    run(env_dir / "bin" / "django-admin", "startproject", "shop", site)
+    (site / "users" / "migrations").mkdir(parents=True)
+    (site / "users" / "__init__.py").write_text("")
+    (site / "users" / "migrations" / "__init__.py").write_text("")
+    (site / "users" / "models.py").write_text(USER_MODELS)
+    (site / "templates" / "registration").mkdir(parents=True)
+    (site / "templates" / "registration" / "login.html").write_text(LOGIN_TEMPLATE)
+    with open(site / "shop" / "settings.py", "a") as settings:
+        settings.write(SETTINGS_TAIL)
+    (site / "shop" / "urls.py").write_text(URLS)
+    clean_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    manage = [python, site / "manage.py"]
+    run(*manage, "makemigrations", "users", "-v", "0", cwd=site, env=clean_env)
+    run(*manage, "migrate", "-v", "0", cwd=site, env=clean_env)
+    run(*manage, "check", cwd=site, env=clean_env)
+    token = run(
+        *manage, "shell", "-v", "0", "-c", textwrap.dedent("""
+            from rest_framework.authtoken.models import Token
+            from users.models import User
+            user = User.objects.create_user("dora@example.com", "pw-4-dora!")
+            print(Token.objects.create(user=user).key)
+        """), cwd=site, env=clean_env,
+    ).strip()  # fmt: skip
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [*map(str, manage), "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=site, env=clean_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(base, server)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(f"{base}/accounts/login/")
+            expect(page.locator("h1")).to_have_text("Our own login page")
+            qr_text = decode_qr(page)
+            assert qr_text.startswith(f"{base}/qr/s/")
+
+            phone = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+            scan = _post(f"{base}/qr/api/scan/", {"qr": qr_text}, phone)
+            expect(page.locator("[data-qrlogin-state]")).to_contain_text("d***m", timeout=15000)
+            _post(
+                f"{base}/qr/api/confirm/",
+                {"session": scan["session"], "temp_token": scan["temp_token"]},
+                phone,
+            )
+            page.wait_for_url(f"{base}/private/", timeout=15000)
+            expect(page.locator("#who")).to_have_text("Hello dora@example.com")
+            page.screenshot(path=str(tmp_path / "fresh-site.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def decode_qr(page) -> str:
+    """Read the rendered QR the way a phone camera does."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    png = page.locator("[data-qrlogin-svg] svg").screenshot()
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    return found.text
+
+
+def _post(url: str, body: dict, headers: dict) -> dict:
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_serving(base: str, server: subprocess.Popen, timeout: float = 30) -> None:
+    """Until the new site's server answers (a process starting up; bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"runserver exited: {server.stderr.read()}")
+        try:
+            urllib.request.urlopen(f"{base}/accounts/login/", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("the new site did not start")
