@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .models import (
     DEVICE_ID_MAX_LENGTH,
@@ -66,7 +67,7 @@ def _check_device_fields(device_id: Any, device_type: Any, device_name: Any) -> 
     try:
         validate_device_id(device_id)
     except ValidationError:
-        raise ValueError("device_id must be printable ASCII.") from None
+        raise ValueError(_("device_id must be printable ASCII.")) from None
     if not isinstance(device_name, str) or len(device_name) > DEVICE_NAME_MAX_LENGTH:
         raise ValueError(f"device_name must be a string of at most {DEVICE_NAME_MAX_LENGTH}.")
     if "\x00" in device_name:

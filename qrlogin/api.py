@@ -124,7 +124,7 @@ def get_pc_session(request: Request, public_id: str) -> QRLoginSession:
     if proof.needs_csrf(request):
         reason = proof.csrf_failure_reason(request._request)
         if reason:
-            raise CSRFFailed(f"CSRF failed: {reason}")
+            raise CSRFFailed(_("CSRF failed: %(reason)s") % {"reason": reason})
     return session
 
 

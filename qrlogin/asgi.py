@@ -25,8 +25,10 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
+from django.http import HttpRequest
+from django.http.cookie import parse_cookie
 from django.urls import Resolver404, resolve
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from rest_framework.renderers import JSONRenderer
 
@@ -60,7 +62,10 @@ class QRLoginASGIMiddleware:
         if public_id is None:
             await self.app(scope, receive, send)
             return
-        await StatusRequest(scope, receive, send, public_id).answer()
+        request = StatusRequest(scope, receive, send, public_id)
+        # Error details in the language LocaleMiddleware would pick for this request.
+        with translation.override(request.language()):
+            await request.answer()
 
     @staticmethod
     def _status_request(scope: Scope) -> str | None:
@@ -85,6 +90,13 @@ class StatusRequest:
         self.headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
         }
+
+    def language(self) -> str:
+        """Django's choice from the language cookie, then Accept-Language, then LANGUAGE_CODE."""
+        request = HttpRequest()
+        request.COOKIES = parse_cookie(self.headers.get("cookie", ""))
+        request.META["HTTP_ACCEPT_LANGUAGE"] = self.headers.get("accept-language", "")
+        return translation.get_language_from_request(request)
 
     async def answer(self) -> None:
         query = StatusQuerySerializer(data=self._query())

@@ -399,4 +399,7 @@ class QRLoginEvent(models.Model):
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.kind} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return _("%(kind)s at %(time)s") % {
+            "kind": self.get_kind_display(),
+            "time": f"{self.created_at:%Y-%m-%d %H:%M:%S}",
+        }

@@ -25,7 +25,14 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
     || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }) \
     || echo "!! could not install chromium"
 fi
-if [ "$REQUIRE_SERVICES" = 1 ]; then export QRLOGIN_REQUIRE_BROWSER=1; fi
+# GNU gettext, for the test that the shipped translation catalogs are complete and compiled.
+if ! command -v msgfmt >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "==> installing gettext for the translation tests"
+  (apt-get install -y -qq gettext >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq gettext >/dev/null; }) \
+    || echo "!! could not install gettext"
+fi
+if [ "$REQUIRE_SERVICES" = 1 ]; then export QRLOGIN_REQUIRE_BROWSER=1 QRLOGIN_REQUIRE_GETTEXT=1; fi
 
 suite() {  # suite PYTHON VENV [pytest args...]
   local python="$1" venv_dir="$2"; shift 2
