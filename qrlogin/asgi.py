@@ -17,7 +17,6 @@ task waiting for the client to hang up. Every other request goes to Django uncha
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from http.cookies import SimpleCookie
 from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,6 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.http import HttpRequest
 from django.http.cookie import parse_cookie
+from django.http.request import split_domain_port, validate_host
 from django.urls import Resolver404, resolve
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -81,6 +81,8 @@ class QRLoginASGIMiddleware:
             return None
         if "qrlogin" not in match.app_names or match.url_name != "api-session":
             return None
+        if not _host_allowed(scope):
+            return None  # Django answers it: 400 DisallowedHost, as for every other URL
         return match.kwargs["public_id"]
 
 
@@ -90,11 +92,12 @@ class StatusRequest:
         self.headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
         }
+        self.cookies = parse_cookie(self.headers.get("cookie", ""))
 
     def language(self) -> str:
         """Django's choice from the language cookie, then Accept-Language, then LANGUAGE_CODE."""
         request = HttpRequest()
-        request.COOKIES = parse_cookie(self.headers.get("cookie", ""))
+        request.COOKIES = self.cookies
         request.META["HTTP_ACCEPT_LANGUAGE"] = self.headers.get("accept-language", "")
         return translation.get_language_from_request(request)
 
@@ -145,16 +148,11 @@ class StatusRequest:
         return session
 
     def _browser_session(self) -> Any:
-        cookie = SimpleCookie()
-        try:
-            cookie.load(self.headers.get("cookie", ""))
-        except Exception:
-            return {}
-        morsel = cookie.get(settings.SESSION_COOKIE_NAME)
-        if morsel is None:
+        session_key = self.cookies.get(settings.SESSION_COOKIE_NAME)
+        if not session_key:
             return {}
         engine = import_module(settings.SESSION_ENGINE)
-        return engine.SessionStore(morsel.value)
+        return engine.SessionStore(session_key)
 
     def _reload(self, session: QRLoginSession) -> QRLoginSession:
         fresh = QRLoginSession.objects.select_related("user").get(pk=session.pk)
@@ -206,6 +204,16 @@ class StatusRequest:
         elif body is None:
             body = JSONRenderer().render(data)
         await self.send({"type": "http.response.body", "body": body})
+
+
+def _host_allowed(scope: Scope) -> bool:
+    """The ALLOWED_HOSTS check that Django's request.get_host() would make."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+    domain, _port = split_domain_port(host)
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return bool(domain) and validate_host(domain, allowed)
 
 
 async def _in_pool(function: Callable, *args: Any) -> Any:

@@ -33,7 +33,10 @@ class Poll:
             "raw_path": path.encode(),
             "root_path": "",
             "query_string": query.encode(),
-            "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+            "headers": [
+                (k.lower().encode(), v.encode())
+                for k, v in {"Host": "testserver", **(headers or {})}.items()
+            ],
             "client": ("127.0.0.1", 5000),
             "server": ("testserver", 80),
         }
@@ -97,6 +100,13 @@ def test_plain_status_and_errors():
         assert bad.status == 400 and bad.json["code"] == "invalid"
 
     asyncio.run(scenario())
+
+
+def test_unknown_host_goes_to_django(settings):
+    settings.ALLOWED_HOSTS = ["example.com"]
+    started = new_session()
+    poll = asyncio.run(Poll(url(started), {**secret_header(started), "Host": "evil.test"}).run())
+    assert poll.status == 400
 
 
 def test_long_poll_wakes_on_scan(phone):
