@@ -239,7 +239,9 @@ async def asgi_get(path: str, headers: dict[str, str]) -> tuple[int, dict]:
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": query.encode(),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "headers": [
+            (k.lower().encode(), v.encode()) for k, v in {"Host": "testserver", **headers}.items()
+        ],
         "client": ("127.0.0.1", 5000),
         "server": ("testserver", 80),
     }
