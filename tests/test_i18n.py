@@ -247,7 +247,13 @@ async def asgi_get(path: str, headers: dict[str, str]) -> tuple[int, dict]:
     }
     sent: list[dict] = []
 
+    body_sent = False
+
     async def receive() -> dict:
+        nonlocal body_sent
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
         await asyncio.Event().wait()  # never hangs up; these answers are immediate
         return {"type": "http.disconnect"}
 

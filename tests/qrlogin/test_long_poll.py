@@ -41,9 +41,13 @@ class Poll:
             "server": ("testserver", 80),
         }
         self.disconnect = asyncio.Event()
+        self.body_sent = False
         self.messages: list[dict] = []
 
     async def receive(self) -> dict:
+        if not self.body_sent:  # the (empty) request body first, as a server sends it
+            self.body_sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
         await self.disconnect.wait()
         return {"type": "http.disconnect"}
 
