@@ -1,0 +1,455 @@
+"""A reference client for django-qrlogin, both sides, standard library only.
+
+- ``PhoneClient``: the site's mobile app. It logs in with a password once (``PhoneClient.login``)
+  and keeps the device token; then it scans a QR (or takes a pairing code), shows the user who
+  is asking, and confirms or denies.
+- ``DesktopClient``: a desktop/API client that wants to be logged in (a CLI, an Electron app).
+  It creates a QR session, waits for the phone (long poll), and completes, getting its own
+  device token.
+- ``AccountClient``: any holder of a device token (``/accounts/api/me/`` and friends).
+
+Every error answer becomes a ``QRLoginError(status, code, detail)``; see docs/mobile.md for what
+an app should do with each code. Network failures are raised as they come (``OSError``, of which
+``urllib.error.URLError`` and ``TimeoutError`` are kinds).
+
+Run ``python qrlogin_client.py --help`` for a demo against a running site (``make demo``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any, NamedTuple, Self
+from urllib.parse import urlencode
+
+__all__ = ["AccountClient", "DesktopClient", "PhoneClient", "QRLoginError"]
+
+TERMINAL = frozenset({"completed", "denied", "cancelled", "expired"})
+"""States a session never leaves."""
+
+MAX_WAIT = 30
+"""The longest hold the status endpoint accepts (``?wait=0..30``)."""
+
+POLL_AFTER_HEADER = "X-QRLogin-Poll-After"
+FALLBACK_POLL_SECONDS = 1.5
+"""Pause when a server answered a wait at once without saying when to ask again."""
+
+DEFAULT_USER_AGENT = (
+    f"qrlogin-reference-client/0.1 ({platform.system()} {platform.release()}) "
+    f"Python/{platform.python_version()}"
+)
+
+
+class QRLoginError(Exception):
+    """An error answer: ``{"detail": <sentence>, "code": <machine code>}`` and its status.
+
+    ``retry_after`` is the ``Retry-After`` header in seconds (429 answers), ``data`` the whole
+    body (for ``invalid``, ``data["errors"]`` holds the field errors).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        retry_after: float | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+        self.data = data or {}
+
+
+class Response(NamedTuple):
+    """An answer: its status, its headers and its JSON body (``{}`` when empty)."""
+
+    status: int
+    headers: dict[str, str]
+    data: Any
+
+
+class _Client:
+    """JSON over HTTP to one site. Paths are where the demo mounts the apps; pass others."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        user_agent: str = DEFAULT_USER_AGENT,
+        qrlogin_path: str = "/qrlogin/",
+        accounts_path: str = "/accounts/",
+        opener: urllib.request.OpenerDirector | None = None,
+    ) -> None:
+        if not base_url.startswith(("https://", "http://")):
+            raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.qrlogin_path = "/" + qrlogin_path.strip("/") + "/"
+        self.accounts_path = "/" + accounts_path.strip("/") + "/"
+        self.opener = opener or urllib.request.build_opener()
+
+    def _options(self) -> dict[str, Any]:
+        """Keyword arguments that make another client talk to the same site the same way."""
+        return {
+            "timeout": self.timeout,
+            "user_agent": self.user_agent,
+            "qrlogin_path": self.qrlogin_path,
+            "accounts_path": self.accounts_path,
+            "opener": self.opener,
+        }
+
+    def _headers(self) -> dict[str, str]:
+        return {}
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Response:
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        headers.update(self._headers())
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(  # noqa: S310  (base_url is checked to be http(s))
+            self.base_url + path, data=data, headers=headers, method=method
+        )
+        try:
+            with self.opener.open(request, timeout=timeout or self.timeout) as answer:
+                return Response(answer.status, dict(answer.headers), _json(answer.read()))
+        except urllib.error.HTTPError as error:
+            try:
+                raw = error.read()
+            finally:
+                error.close()
+            raise _error(error.code, dict(error.headers), raw) from None
+
+
+def _json(raw: bytes) -> Any:
+    return json.loads(raw) if raw else {}
+
+
+def _error(status: int, headers: dict[str, str], raw: bytes) -> QRLoginError:
+    retry_after = None
+    with contextlib.suppress(ValueError):
+        retry_after = float(headers.get("Retry-After", ""))
+    try:
+        data = json.loads(raw)
+        return QRLoginError(
+            status, data["code"], data["detail"], retry_after=retry_after, data=data
+        )
+    except (ValueError, KeyError, TypeError):  # not our JSON: a proxy's error page, say
+        text = raw.decode(errors="replace").strip()[:200]
+        return QRLoginError(status, "http_error", text, retry_after=retry_after)
+
+
+class AccountClient(_Client):
+    """A client holding a device token: ``Authorization: Token`` plus ``X-Device-ID``."""
+
+    def __init__(self, base_url: str, token: str, device_id: str, **options: Any) -> None:
+        super().__init__(base_url, **options)
+        self.token = token
+        self.device_id = device_id
+        self.login_info: dict[str, Any] | None = None
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}", "X-Device-ID": self.device_id}
+
+    @classmethod
+    def login(
+        cls,
+        base_url: str,
+        username: str,
+        password: str,
+        device_id: str,
+        device_type: str = "ios",
+        device_name: str = "",
+        **options: Any,
+    ) -> Self:
+        """Exchange a password for a token bound to ``device_id`` (``POST /accounts/api/token/``).
+
+        ``device_id`` must be stable for this installation (generate it once, store it), and
+        ``device_type`` one of ``ios``, ``android``, ``pc``, ``web``, ``other``. The answer
+        (``{token, expires_at, user, device}``) is kept as ``client.login_info``.
+        """
+        anonymous = _Client(base_url, **options)
+        body = {
+            "username": username,
+            "password": password,
+            "device_id": device_id,
+            "device_type": device_type,
+            "device_name": device_name,
+        }
+        info = anonymous._request("POST", f"{anonymous.accounts_path}api/token/", body).data
+        client = cls(base_url, info["token"], device_id, **options)
+        client.login_info = info
+        return client
+
+    def me(self) -> dict[str, Any]:
+        """``{user: {id, username}, device: {id, device_id, device_type, name}}``."""
+        return self._request("GET", f"{self.accounts_path}api/me/").data
+
+    def devices(self) -> list[dict[str, Any]]:
+        """The user's devices, revoked ones included (``current`` marks this one)."""
+        return self._request("GET", f"{self.accounts_path}api/devices/").data
+
+    def revoke_device(self, device_pk: int) -> None:
+        """Revoke one of the user's devices (its ``id``, not its ``device_id``) and its tokens."""
+        self._request("DELETE", f"{self.accounts_path}api/devices/{device_pk}/")
+
+    def logout(self) -> None:
+        """Revoke this token."""
+        self._request("DELETE", f"{self.accounts_path}api/token/")
+
+
+class PhoneClient(AccountClient):
+    """The phone side of a QR login, for the site's mobile app."""
+
+    def scan(self, qr_text: str) -> dict[str, Any]:
+        """Send the text read from the QR (the full ``qr_url``, or a bare session id).
+
+        Returns ``{session, temp_token, expires_at, pc: {ip, user_agent, browser, os,
+        created_at, same_network}}``: show ``pc`` to the user, keep ``session`` and
+        ``temp_token`` in memory only, and confirm or deny before ``expires_at``.
+        """
+        return self._request("POST", f"{self.qrlogin_path}api/scan/", {"qr": qr_text}).data
+
+    def scan_code(self, code: str) -> dict[str, Any]:
+        """Like ``scan``, with the pairing code shown under the QR (``ABCD-EFGH``; case, spaces
+        and the dash do not matter). Throttled hard: do not retry on your own."""
+        return self._request("POST", f"{self.qrlogin_path}api/scan/", {"code": code}).data
+
+    def confirm(
+        self, session: str, temp_token: str, verification_code: str | None = None
+    ) -> dict[str, Any]:
+        """Approve the login: ``{"status": "confirmed"}``.
+
+        With number matching on (the PC shows two digits), pass the digits the user typed; a
+        wrong number denies the session (403 ``wrong_verification_code``).
+        """
+        body = {"session": session, "temp_token": temp_token}
+        if verification_code is not None:
+            body["verification_code"] = verification_code
+        return self._request("POST", f"{self.qrlogin_path}api/confirm/", body).data
+
+    def deny(self, session: str, temp_token: str) -> dict[str, Any]:
+        """Refuse the login: ``{"status": "denied"}``."""
+        body = {"session": session, "temp_token": temp_token}
+        return self._request("POST", f"{self.qrlogin_path}api/deny/", body).data
+
+
+class DesktopClient(_Client):
+    """The PC side of a QR login, for a desktop/API client.
+
+    ``start()`` creates a session and keeps its secret (it is never shown again); ``wait()``
+    follows the status; ``complete()`` turns a confirmed session into this client's own device
+    token. ``sleep`` is how the client pauses between short polls: a GUI can pass a function that
+    keeps its event loop running.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
+    ) -> None:
+        super().__init__(base_url, **options)
+        self.sleep = sleep
+        self.session: dict[str, Any] = {}
+        self.secret = ""
+        self.status = ""
+
+    @property
+    def session_id(self) -> str:
+        return self.session["id"]
+
+    def _headers(self) -> dict[str, str]:
+        return {"X-QRLogin-Secret": self.secret} if self.secret else {}
+
+    def _session_path(self) -> str:
+        if not self.secret:
+            raise RuntimeError("call start() first")
+        return f"{self.qrlogin_path}api/sessions/{self.session_id}/"
+
+    def start(self, next_url: str | None = None) -> dict[str, Any]:
+        """Create a QR session: ``{id, status, qr_url, qr_svg, user_code, expires_at, secret}``.
+
+        Show ``qr_svg`` (or draw ``qr_url`` as a QR yourself) and ``user_code``. Calling it again
+        starts a new session (after an expiry, say) and forgets the old one.
+        """
+        self.secret = ""
+        body = {"next": next_url} if next_url else {}
+        created = self._request("POST", f"{self.qrlogin_path}api/sessions/", body).data
+        self.session, self.secret, self.status = created, created["secret"], created["status"]
+        return created
+
+    def wait(self, since: str | None = None, timeout: float = 25) -> dict[str, Any]:
+        """Wait until the status differs from ``since`` (default: the last one seen), or until
+        ``timeout`` seconds have passed; return ``{id, status, expires_at, scanned_by?,
+        verification_code?}`` (its ``status`` still ``since`` after a timeout).
+
+        An ASGI server holds each request until something changes. A server that cannot (WSGI)
+        answers at once with ``X-QRLogin-Poll-After: <seconds>``; the client sleeps that long
+        (never past ``timeout``) and asks again.
+        """
+        since = since or self.status
+        path = self._session_path()
+        deadline = time.monotonic() + timeout
+        while True:
+            hold = max(0, min(MAX_WAIT, int(deadline - time.monotonic())))
+            asked = time.monotonic()
+            query = urlencode({"wait": hold, "since": since})
+            answer = self._request("GET", f"{path}?{query}", timeout=hold + self.timeout)
+            status = answer.data["status"]
+            self.status = status
+            left = deadline - time.monotonic()
+            if status != since or status in TERMINAL or left <= 0:
+                return answer.data
+            pause = _poll_after(answer.headers)
+            if pause is None:  # held as asked, or (if it came back at once) nothing said
+                pause = FALLBACK_POLL_SECONDS if time.monotonic() - asked < 0.5 else 0.0
+            if pause > 0:
+                self.sleep(min(pause, left))
+
+    def complete(
+        self, device_id: str, device_name: str = "", device_type: str = "pc"
+    ) -> dict[str, Any]:
+        """From ``confirmed``, once: ``{status: "completed", token, expires_at, user, device}``.
+
+        The token works with ``X-Device-ID: <device_id>`` (see ``AccountClient``). ``device_id``
+        must be stable for this installation: completing again from the same installation
+        reuses its device.
+        """
+        body = {"device_id": device_id, "device_type": device_type, "device_name": device_name}
+        result = self._request("POST", f"{self._session_path()}complete/", body).data
+        self.status = result["status"]
+        return result
+
+    def cancel(self) -> dict[str, Any]:
+        """Give up (from ``pending``, ``scanned`` or ``confirmed``): ``{"status": "cancelled"}``."""
+        result = self._request("DELETE", self._session_path()).data
+        self.status = result["status"]
+        return result
+
+    def account(self, completed: dict[str, Any]) -> AccountClient:
+        """An ``AccountClient`` using the token that ``complete()`` returned."""
+        device_id = completed["device"]["device_id"]
+        return AccountClient(self.base_url, completed["token"], device_id, **self._options())
+
+
+def _poll_after(headers: dict[str, str]) -> float | None:
+    for name, value in headers.items():
+        if name.lower() == POLL_AFTER_HEADER.lower():
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+# The demo ---------------------------------------------------------------------------------
+
+
+def _demo_both(base_url: str, username: str, password: str, desktop_id: str) -> None:
+    """The whole flow in one process, step by step, as docs/mobile.md describes it."""
+    phone = PhoneClient.login(base_url, username, password, "qrlogin-demo-phone", "ios", "Demo")
+    desktop = DesktopClient(base_url)
+    created = desktop.start()
+    print(f"[desktop] QR {created['qr_url']}, pairing code {created['user_code']}")
+    scan = phone.scan(created["qr_url"])
+    pc = scan["pc"]
+    print(f"[phone]   asked by {pc['user_agent']!r} at {pc['ip']}, same network: "
+          f"{pc['same_network']}")  # fmt: skip
+    seen = desktop.wait("pending")
+    print(f"[desktop] {seen['status']} by {seen['scanned_by']['display_name']}")
+    number = seen.get("verification_code")  # with VERIFICATION = "number"; the user types it
+    print(f"[phone]   {phone.confirm(scan['session'], scan['temp_token'], number)}")
+    seen = desktop.wait("scanned")
+    print(f"[desktop] {seen['status']}")
+    result = desktop.complete(desktop_id, platform.node() or "Desktop")
+    print(f"[desktop] {result['status']}: a token for device {result['device']}")
+    print(f"[desktop] /accounts/api/me/ says {desktop.account(result).me()}")
+
+
+def _demo_desktop(base_url: str, desktop_id: str) -> None:
+    """Show the code, follow the session (renewing an expired QR a few times), complete."""
+    desktop = DesktopClient(base_url)
+    for _ in range(5):
+        created = desktop.start()
+        print(f"\nScan the QR holding {created['qr_url']}")
+        print(f"or type the pairing code {created['user_code']} in the app.")
+        while desktop.status not in TERMINAL:
+            seen = desktop.wait(timeout=25)
+            if seen["status"] == "scanned":
+                print(f"Scanned by {seen['scanned_by']['display_name']}: confirm on the phone.")
+                if seen.get("verification_code"):
+                    print(f"On the phone, enter the number {seen['verification_code']}.")
+            elif seen["status"] == "confirmed":
+                result = desktop.complete(desktop_id, platform.node() or "Desktop")
+                print(f"Logged in as {result['user']['username']}; the token is for {desktop_id}.")
+                return
+        print(f"The login request is {desktop.status}.")
+        if desktop.status != "expired":
+            return
+
+
+def _demo_phone(base_url: str, username: str, password: str, qr_or_code: str) -> None:
+    """Scan a real PC's QR text (or pairing code), show who is asking, confirm or deny."""
+    phone = PhoneClient.login(base_url, username, password, "qrlogin-demo-phone", "other")
+    is_code = len(qr_or_code.strip()) <= 12  # ABCD-EFGH; an id or a URL is longer
+    scan = phone.scan_code(qr_or_code) if is_code else phone.scan(qr_or_code)
+    pc = scan["pc"]
+    print(f"Log in on {pc['browser'] or 'a program'} on {pc['os'] or 'an unknown system'}, "
+          f"{pc['ip']}, asked at {pc['created_at']}?")  # fmt: skip
+    if not pc["same_network"]:
+        print("That computer is on another network. If someone sent you this code, deny.")
+    if input("Confirm? [y/N] ").strip().lower() != "y":
+        print(phone.deny(scan["session"], scan["temp_token"]))
+        return
+    number = input("The number shown on the computer (Enter if none): ").strip() or None
+    print(phone.confirm(scan["session"], scan["temp_token"], number))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="django-qrlogin reference client demo")
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    sub = parser.add_subparsers(dest="command", required=True)
+    both = sub.add_parser("demo", help="play both the phone and the desktop")
+    sub.add_parser("desktop", help="show a QR URL and pairing code; wait for a real phone")
+    phone = sub.add_parser("phone", help="log a PC in: its QR text or pairing code")
+    for command in (both, phone):
+        command.add_argument("--username", required=True)
+        command.add_argument("--password", required=True)
+    phone.add_argument("qr_or_code", help="the text read from the QR, or the pairing code")
+    args = parser.parse_args(argv)
+    desktop_id = f"qrlogin-demo-desktop-{platform.node() or 'pc'}"[:128]
+    try:
+        if args.command == "demo":
+            _demo_both(args.base_url, args.username, args.password, desktop_id)
+        elif args.command == "desktop":
+            _demo_desktop(args.base_url, desktop_id)
+        else:
+            _demo_phone(args.base_url, args.username, args.password, args.qr_or_code)
+    except QRLoginError as error:
+        raise SystemExit(f"Error: {error}") from None
+
+
+if __name__ == "__main__":
+    main()
