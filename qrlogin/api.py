@@ -109,6 +109,14 @@ class PhoneAPIView(QRLoginAPIView):
     def get_authenticators(self) -> list:
         return [import_string(path)() for path in qrlogin_settings.MOBILE_AUTHENTICATION_CLASSES]
 
+    def get_authenticate_header(self, request: Request) -> str:
+        """Always a 401 for a missing or bad credential, as the contract says.
+
+        DRF answers 403 when the first authenticator names no scheme (session auth does not);
+        a phone app must be able to tell "log in again" (401) from "not allowed" (403).
+        """
+        return super().get_authenticate_header(request) or 'Session realm="api"'
+
 
 def get_session(public_id: str) -> QRLoginSession:
     if not SESSION_ID_RE.match(public_id or ""):
@@ -376,7 +384,7 @@ def load_token_issuer() -> Any:
         raise TokenIssuerUnavailable()
     try:
         return import_string(path)
-    except ImportError as exc:
+    except (ImportError, RuntimeError) as exc:  # RuntimeError: its app is not installed
         raise TokenIssuerUnavailable() from exc
 
 
@@ -415,6 +423,7 @@ class ScanView(PhoneAPIView):
                     "session": "hT3kq0yH2mR8wQeL5vN1cX7aZ4bJ9sUd",
                     "temp_token": "Zp0c...(43 characters)",
                     "expires_at": "2026-11-26T12:01:30Z",
+                    "verification": "none",
                     "pc": {
                         "ip": "203.0.113.10",
                         "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) ...",
@@ -439,6 +448,7 @@ class ScanView(PhoneAPIView):
                 "session": session.public_id,
                 "temp_token": scan.temp_token,
                 "expires_at": session.expires_at,
+                "verification": "number" if session.verification_code else "none",
                 "pc": pc_payload(request, session),
             }
         )

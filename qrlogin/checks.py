@@ -76,3 +76,40 @@ def check_deployment(app_configs: Any, **kwargs: Any) -> list:
             )
         )
     return warnings
+
+
+@register()
+def check_throttles_and_proxies(app_configs: Any, **kwargs: Any) -> list:
+    """Values that would otherwise fail only when a request uses them."""
+    import ipaddress
+
+    from rest_framework.throttling import SimpleRateThrottle
+
+    errors: list = []
+    rates = qrlogin_settings.THROTTLE_RATES
+    if rates is not None and not isinstance(rates, dict):
+        errors.append(Error('QRLOGIN["THROTTLE_RATES"] must be a dict or None.', id="qrlogin.E005"))
+    for scope, rate in (rates or {}).items():
+        if rate is None:
+            continue
+        try:
+            SimpleRateThrottle.parse_rate(None, rate)
+        except Exception:
+            errors.append(
+                Error(
+                    f"QRLOGIN['THROTTLE_RATES'][{scope!r}] = {rate!r} is not a DRF rate.",
+                    hint='Use "<number>/<s|min|hour|day>", e.g. "20/min", or None.',
+                    id="qrlogin.E005",
+                )
+            )
+    for proxy in qrlogin_settings.TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except (TypeError, ValueError):
+            errors.append(
+                Error(
+                    f"QRLOGIN['TRUSTED_PROXIES'] has {proxy!r}, which is no IP address or network.",
+                    id="qrlogin.E006",
+                )
+            )
+    return errors

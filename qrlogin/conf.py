@@ -19,14 +19,14 @@ DEFAULTS: dict[str, Any] = {
     "REQUIRE_SAME_NETWORK": False,
     # "none", or "number": the PC shows two digits after the scan and confirm must send them.
     "VERIFICATION": "none",
-    # How phones authenticate to the phone-side API.
-    "MOBILE_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.DeviceTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    # Issues a desktop client's credential on completion; None disables API-client completion.
-    "TOKEN_ISSUER": "accounts.issuers.issue_device_token",
-    # Scope -> DRF rate. A scope set to None is not throttled; None turns throttling off.
+    # How phones authenticate (dotted paths of DRF authentication classes). Unset: the
+    # accounts device token when that app is installed, and the Django session (phone browsers).
+    "MOBILE_AUTHENTICATION_CLASSES": None,
+    # Issues a desktop client's credential on completion (a dotted path). Unset: accounts'
+    # device token when that app is installed; None: API-client completion answers 400.
+    "TOKEN_ISSUER": None,
+    # Scope -> DRF rate, merged over these defaults. A scope set to None is not throttled;
+    # THROTTLE_RATES = None turns throttling off (benchmarks).
     "THROTTLE_RATES": {
         "create": "20/min",  # new QR sessions per client IP (the PC page too)
         "scan": "30/min",  # scans per phone
@@ -56,6 +56,8 @@ class QRLoginSettings:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown QRLOGIN setting: {name}")
         user = getattr(settings, "QRLOGIN", None) or {}
+        if name == "THROTTLE_RATES" and isinstance(user.get(name), dict):
+            return {**DEFAULTS[name], **user[name]}
         if name in user:
             return user[name]
         if name == "LOGIN_REDIRECT_URL":

@@ -365,9 +365,7 @@ class QRLoginSession(models.Model):
             created_at=now,
         )
         signal = getattr(signals, f"session_{self.status}")
-        transaction.on_commit(
-            lambda: signal.send(sender=type(self), session=self, event=event), robust=True
-        )
+        transaction.on_commit(lambda: signals.send(signal, session=self, event=event))
         notify.publish_on_commit(self.public_id)
 
 

@@ -148,4 +148,8 @@ class ScanResultSerializer(serializers.Serializer):
     session = serializers.CharField()
     temp_token = serializers.CharField()
     expires_at = serializers.DateTimeField()
+    verification = serializers.ChoiceField(
+        choices=["none", "number"],
+        help_text='"number": confirm must send the two digits the PC shows.',
+    )
     pc = PCInfoSerializer()

@@ -7,6 +7,7 @@ app_name = "qrlogin"
 urlpatterns = [
     path("", views.pc_login, name="login"),
     path("s/<str:public_id>/", views.phone_confirm, name="phone"),
+    path("code/", views.phone_code, name="code"),
     path("api/sessions/", api.SessionCreateView.as_view(), name="api-sessions"),
     path("api/sessions/<str:public_id>/", api.SessionDetailView.as_view(), name="api-session"),
     path(

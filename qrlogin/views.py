@@ -8,9 +8,10 @@ import math
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -68,7 +69,12 @@ def pc_login(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "qrlogin/login.html",
-        {"qr": payload, "next": next_url, "renew_url": request.get_full_path()},
+        {
+            "qr": payload,
+            "next": next_url,
+            "renew_url": request.get_full_path(),
+            "password_login_url": resolve_url(settings.LOGIN_URL),
+        },
     )
 
 
@@ -128,3 +134,26 @@ def phone_decide(request: HttpRequest, session: QRLoginSession) -> dict:
         return {"ask_number": True, "temp_token": temp_token}
     session.confirm(phone, temp_token, request.POST.get("verification_code"))
     return {"done": "confirmed"}
+
+
+@protected_page
+@login_required
+@require_http_methods(["GET", "POST"])
+def phone_code(request: HttpRequest) -> HttpResponse:
+    """For a phone browser without a camera: type the pairing code shown under the QR.
+
+    It only finds the session and goes to its confirm page (nothing changes state here);
+    lookups are throttled per phone and per IP, as in the API, so codes cannot be guessed.
+    """
+    if request.method == "GET":
+        return render(request, "qrlogin/code.html")
+    throttles = [throttling.UserCodeThrottle(), throttling.UserCodeIPThrottle()]
+    if not all(t.allow_request(request, None) for t in throttles):
+        context = {"error": _("Too many attempts. Wait a minute, then try again.")}
+        return render(request, "qrlogin/code.html", context, status=429)
+    try:
+        session = QRLoginSession.objects.get_by_user_code(request.POST.get("code", ""))
+    except QRLoginSession.DoesNotExist:
+        context = {"error": _("No login request shows this code. Check it and try again.")}
+        return render(request, "qrlogin/code.html", context, status=404)
+    return redirect("qrlogin:phone", public_id=session.public_id)

@@ -372,3 +372,17 @@ class TestThrottles:
     def test_none_turns_throttling_off(self, make_pc):
         for _ in range(40):
             make_pc()
+
+
+def test_scan_says_whether_number_matching_is_on(pc, make_pc, phone, settings):
+    assert phone.scan(pc.id).json()["verification"] == "none"
+    settings.QRLOGIN = {"VERIFICATION": "number"}
+    assert phone.scan(make_pc().id).json()["verification"] == "number"
+
+
+def test_session_only_phone_auth_still_answers_401(pc, settings):
+    settings.QRLOGIN = {
+        "MOBILE_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"]
+    }
+    response = pc.client.__class__().post("/qrlogin/api/scan/", {"qr": pc.id}, format="json")
+    error(response, 401, "not_authenticated")

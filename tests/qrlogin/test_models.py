@@ -204,3 +204,42 @@ def test_admin_summary_and_history_links(admin_client, actor, clock):
     )
     assert by_device.status_code == 200
     assert list(by_device.context["cl"].result_list) == [session]
+
+
+def test_checks_for_throttle_rates_and_proxies():
+    bad = {"THROTTLE_RATES": {"scan": "lots"}, "TRUSTED_PROXIES": ["not-an-ip"]}
+    with override_settings(QRLOGIN=bad):
+        ids = {m.id for m in run_checks()}
+    assert {"qrlogin.E005", "qrlogin.E006"} <= ids
+
+
+def test_throttle_rates_merge_over_the_defaults():
+    from qrlogin.conf import qrlogin_settings
+
+    with override_settings(QRLOGIN={"THROTTLE_RATES": {"create": "1/min"}}):
+        rates = qrlogin_settings.THROTTLE_RATES
+    assert rates["create"] == "1/min" and rates["user_code"] == "5/min"
+
+
+def test_a_failing_signal_receiver_stops_neither_others_nor_the_login(
+    actor, django_capture_on_commit_callbacks, caplog
+):
+    heard = []
+
+    def broken(**kwargs):
+        raise RuntimeError("receiver bug")
+
+    def fine(session, **kwargs):
+        heard.append(session.status)
+
+    signals.session_scanned.connect(broken, dispatch_uid="broken")
+    signals.session_scanned.connect(fine, dispatch_uid="fine")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            session = started().session
+            session.scan(actor)
+    finally:
+        signals.session_scanned.disconnect(dispatch_uid="broken")
+        signals.session_scanned.disconnect(dispatch_uid="fine")
+    assert heard == ["scanned"]
+    assert "signal receiver" in caplog.text

@@ -180,3 +180,28 @@ class TestPhonePage:
         )
         assert done.status_code == 200
         assert browser.session.status == "confirmed"
+
+
+class TestPairingCodePage:
+    @pytest.fixture
+    def phone_browser(self):
+        client = Client()
+        client.force_login(UserFactory())
+        return client
+
+    def test_code_leads_to_the_confirm_page_and_changes_nothing(self, phone_browser, make_pc):
+        pc = make_pc()
+        code = pc.data["user_code"].replace("-", "").lower()
+        response = phone_browser.post("/qrlogin/code/", {"code": code})
+        assert response.status_code == 302
+        assert response["Location"] == f"/qrlogin/s/{pc.id}/"
+        assert QRLoginSession.objects.get(public_id=pc.id).status == "pending"
+
+    def test_unknown_code_and_throttle(self, phone_browser, settings):
+        settings.QRLOGIN = {"THROTTLE_RATES": {"user_code": "2/min"}}
+        for _ in range(2):
+            assert phone_browser.post("/qrlogin/code/", {"code": "ABCD-EFGH"}).status_code == 404
+        assert phone_browser.post("/qrlogin/code/", {"code": "ABCD-EFGH"}).status_code == 429
+
+    def test_needs_login(self):
+        assert Client().get("/qrlogin/code/").status_code == 302
