@@ -36,7 +36,9 @@ if [ "$REQUIRE_SERVICES" = 1 ]; then export QRLOGIN_REQUIRE_BROWSER=1 QRLOGIN_RE
 
 suite() {  # suite PYTHON VENV [pytest args...]
   local python="$1" venv_dir="$2"; shift 2
-  PYTHON="$python" VENV="$venv_dir" source scripts/venv.sh test
+  PYTHON="$python"
+  VENV="$venv_dir"
+  source scripts/venv.sh test
   local versions
   versions="$("$PY" -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()}")')"
   echo "==== $versions"
