@@ -287,7 +287,7 @@ class QRLoginSession(models.Model):
         """
         now = timezone.now()
         self._require({Status.CONFIRMED}, now)
-        if not self.user.is_active:
+        if not getattr(self.user, "is_active", True):  # a user model may have no is_active
             raise exceptions.InactiveUser()
         with transaction.atomic():
             self._advance(Status.CONFIRMED, Status.COMPLETED, now, pc, finished_at=now, **fields)
