@@ -76,8 +76,19 @@ PY
 
 suite "${PYTHON:-python3}" "$ROOT/.venv" "$@"
 
-NEWEST="${PYTHON_NEWEST:-$(command -v python3.13 || ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python 2>/dev/null | tail -n 1 || true)}"
-if [ -n "$NEWEST" ] && [ -x "$NEWEST" ]; then
+newest_python() {  # the first Python 3.13 that really runs (a pyenv shim may not)
+  local candidate
+  for candidate in "${PYTHON_NEWEST:-}" \
+    $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python 2>/dev/null) \
+    "$(command -v python3.13 || true)"; do
+    if [ -n "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info >= (3, 13)' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+}
+NEWEST="$(newest_python)"
+if [ -n "$NEWEST" ]; then
   suite "$NEWEST" "$ROOT/.venv-newest" "$@"
 else
   missing "no Python 3.13 found for the newest-Django run (set PYTHON_NEWEST)"
