@@ -107,25 +107,30 @@ class StatusRequest:
             detail = " ".join(f"{f}: {' '.join(map(str, e))}" for f, e in query.errors.items())
             await self._respond(400, {"detail": detail, "code": "invalid", "errors": query.errors})
             return
-        try:
-            session = await _in_pool(self._load_for_pc)
-        except Exception:
-            await self._respond(503, _unavailable())
-            return
-        if session is None:
-            await self._respond(404, {"detail": _("No such login request."), "code": "not_found"})
-            return
         wait = min(query.validated_data["wait"], qrlogin_settings.LONG_POLL_MAX)
-        since = query.validated_data.get("since", session.status)
-        if wait and session.status == since:
+        since = query.validated_data.get("since")
+        # Listen before the first read: a phone acting between the read and the park would
+        # otherwise go unheard until the wait ran out.
+        with notifier.listen(self.public_id) as listener:
+            try:
+                session = await _in_pool(self._load_for_pc)
+            except Exception:
+                await self._respond(503, _unavailable())
+                return
+            if session is None:
+                detail = _("No such login request.")
+                await self._respond(404, {"detail": detail, "code": "not_found"})
+                return
+            since = since or session.status
+            if not (wait and session.status == since):
+                await self._respond(200, status_payload(session))
+                return
             # Headers now, body when something changes: the client (and a test) can tell a
             # parked poll from one still on its way. Every error was answered above.
             await self._start(200)
-            session = await self._park(session, since, wait)
-            if session is not None:  # None: the client went away
-                await self._body(status_payload(session))
-            return
-        await self._respond(200, status_payload(session))
+            session = await self._park(session, since, wait, listener)
+        if session is not None:  # None: the client went away
+            await self._body(status_payload(session))
 
     def _query(self) -> dict:
         raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -160,29 +165,40 @@ class StatusRequest:
         return fresh
 
     async def _park(
-        self, session: QRLoginSession, since: str, wait: float
+        self, session: QRLoginSession, since: str, wait: float, listener: Any
     ) -> QRLoginSession | None:
-        """Wait, holding no thread, until the status differs from ``since`` or time is up."""
+        """Wait, holding no thread, until the status differs from ``since`` or time is up.
+
+        The database is read again only when it may say something new: after a wake-up,
+        at the session's deadline (it expires on that read), or every few seconds while
+        Redis is down. A wait that simply runs out answers the status it already has.
+        """
         loop = asyncio.get_running_loop()
         give_up = loop.time() + wait
         hang_up = asyncio.ensure_future(self._wait_for_disconnect())
         try:
             while session.status == since:
-                to_deadline = (session.expires_at - timezone.now()).total_seconds() + 0.05
-                left = min(give_up - loop.time(), max(to_deadline, 0))
+                to_deadline = max((session.expires_at - timezone.now()).total_seconds() + 0.05, 0)
+                deadline_first = to_deadline <= give_up - loop.time()
+                left = min(give_up - loop.time(), to_deadline)
                 if left <= 0:
                     break
-                woken = asyncio.ensure_future(notifier.wait(session.public_id, left))
+                woken = asyncio.ensure_future(listener.wait(left))
                 await asyncio.wait({woken, hang_up}, return_when=asyncio.FIRST_COMPLETED)
                 if hang_up.done():
                     woken.cancel()
                     return None
+                if not (woken.result() or listener.degraded or deadline_first):
+                    break
+                listener.close()
+                listener = notifier.listen(self.public_id)  # before the read, as above
                 try:
                     session = await _in_pool(self._reload, session)
                 except Exception:
                     break  # answer what we know; the client asks again
         finally:
             hang_up.cancel()
+            listener.close()
         return session
 
     async def _wait_for_disconnect(self) -> None:

@@ -182,26 +182,53 @@ class Notifier:
     def publish(self, session_id: str) -> None:
         self.backend.publish(session_id)
 
-    async def wait(self, session_id: str, timeout: float) -> bool:
-        """Await (holding no thread) until the session may have changed; False on timeout."""
+    def listen(self, session_id: str) -> Listener:
+        """Start listening now, before reading the state, so no change can slip in between."""
         backend = self.backend
         backend.ensure_listening()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        return Listener(self.waiters, backend, session_id, asyncio.get_running_loop())
 
-        def wake() -> None:
-            loop.call_soon_threadsafe(_resolve, future)
+    async def wait(self, session_id: str, timeout: float) -> bool:
+        """Await (holding no thread) until the session may have changed; False on timeout."""
+        with self.listen(session_id) as listener:
+            return await listener.wait(timeout)
 
-        self.waiters.add(session_id, wake)
+
+class Listener:
+    """One waiting request's registration: a future resolved by a wake-up, no thread."""
+
+    def __init__(self, waiters: _Waiters, backend: object, session_id: str, loop: object) -> None:
+        self.waiters, self.backend, self.session_id = waiters, backend, session_id
+        self.future: asyncio.Future[None] = loop.create_future()
+        self._loop = loop
+        waiters.add(session_id, self._wake)
+
+    def _wake(self) -> None:
+        self._loop.call_soon_threadsafe(_resolve, self.future)
+
+    @property
+    def degraded(self) -> bool:
+        """No push right now (Redis unreachable): waiters must re-read on their own."""
+        return not self.backend.healthy
+
+    async def wait(self, timeout: float) -> bool:
+        limit = (
+            min(timeout, qrlogin_settings.NOTIFY_FALLBACK_INTERVAL) if self.degraded else timeout
+        )
         try:
-            fallback = qrlogin_settings.NOTIFY_FALLBACK_INTERVAL
-            limit = timeout if backend.healthy else min(timeout, fallback)
-            await asyncio.wait_for(future, limit)
+            await asyncio.wait_for(asyncio.shield(self.future), limit)
             return True
         except TimeoutError:
             return False
-        finally:
-            self.waiters.discard(session_id, wake)
+
+    def close(self) -> None:
+        self.waiters.discard(self.session_id, self._wake)
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

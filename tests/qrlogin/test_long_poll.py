@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.asgi import get_asgi_application
 
-from qrlogin.asgi import QRLoginASGIMiddleware
+from qrlogin.asgi import QRLoginASGIMiddleware, StatusRequest
 from qrlogin.models import Actor, QRLoginSession
 from qrlogin.notify import notifier
 from tests.factories import UserFactory
@@ -194,3 +194,41 @@ async def _until(predicate, timeout: float = 5) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.005)
+
+
+def test_a_poll_that_times_out_does_not_read_again(monkeypatch):
+    """Nothing woke it: it answers the status it has, with no second database read."""
+    started = new_session()
+    reads = []
+    real_reload = StatusRequest._reload
+
+    def counting_reload(self, session):
+        reads.append(session.pk)
+        return real_reload(self, session)
+
+    monkeypatch.setattr(StatusRequest, "_reload", counting_reload)
+
+    async def scenario():
+        poll = Poll(url(started, "?wait=1"), secret_header(started))
+        return await asyncio.wait_for(poll.run(), 5)
+
+    done = asyncio.run(scenario())
+    assert done.json["status"] == "pending"
+    assert reads == []
+
+
+def test_the_deadline_is_read_as_expired():
+    """A poll parked past the session's deadline reads it once more and answers expired."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    started = new_session()
+    soon = timezone.now() + timedelta(milliseconds=300)
+    QRLoginSession.objects.filter(pk=started.session.pk).update(expires_at=soon)
+
+    async def scenario():
+        poll = Poll(url(started, "?wait=5&since=pending"), secret_header(started))
+        return await asyncio.wait_for(poll.run(), 5)
+
+    assert asyncio.run(scenario()).json["status"] == "expired"
