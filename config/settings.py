@@ -84,6 +84,13 @@ DATABASES = {
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
     )
 }
+# Under ASGI, persistent connections (CONN_MAX_AGE > 0) pile up: one per request thread.
+# DATABASE_POOL=N uses psycopg's connection pool instead (PostgreSQL; CONN_MAX_AGE must be 0).
+if os.environ.get("DATABASE_POOL") and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": int(os.environ["DATABASE_POOL"]),
+    }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

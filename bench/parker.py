@@ -1,0 +1,168 @@
+"""Holds N waiting PCs: one long poll per QR session, re-polled when it times out.
+
+Run by ``bench/run.py`` in a process of its own, so that the client that measures latency has
+an event loop of its own. Protocol on stdin/stdout, one JSON object a line:
+
+- it prints ``{"event": "ready"}``, then waits for ``go`` on stdin;
+- it sends every poll at once, but never more than ``--connecting`` polls that the server has
+  not parked yet (so its listen queue does not overflow and the kernel does not drop
+  connections), printing counters every 0.2 s: ``sent`` (on
+  the wire) and ``answered`` (response headers received: the server sends them as soon as it
+  has parked a poll, and the body when something changes or the wait is over);
+- on ``stop`` (or EOF, or ``--max-seconds``) it hangs up every poll and prints
+  ``{"event": "done", ...}``.
+
+A poll that comes back before ``wait - 2`` seconds without a change counts as ``early``: the
+server did not hold it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections import Counter
+
+import aiohttp
+
+
+class Parker:
+    def __init__(self, base_url: str, sessions: list[list[str]], wait: int) -> None:
+        self.base_url = base_url
+        self.sessions = sessions
+        self.wait = wait
+        self.sent = 0
+        self.answered = 0
+        self.returned = 0
+        self.early = 0
+        self.failed = 0
+        self.codes: Counter[str] = Counter()
+        self.first_sent: float | None = None
+        self.all_sent: float | None = None
+        self.all_answered: float | None = None
+        self.stopping = asyncio.Event()
+
+    def counters(self) -> dict:
+        return {
+            "sent": self.sent,
+            "answered": self.answered,
+            "returned": self.returned,
+            "early": self.early,
+            "failed": self.failed,
+            "codes": dict(self.codes),
+            "first_sent": self.first_sent,
+            "all_sent": self.all_sent,
+            "all_answered": self.all_answered,
+        }
+
+    async def _headers_sent(self, _session, context, _params) -> None:
+        request = context.trace_request_ctx
+        if request["first"] and not request["sent"]:
+            self.sent += 1
+            if self.sent == len(self.sessions):
+                self.all_sent = time.monotonic()
+        request["sent"] = True
+
+    async def poll_forever(
+        self, http: aiohttp.ClientSession, sid: str, secret: str, connecting: asyncio.Semaphore
+    ) -> None:
+        url = f"{self.base_url}/qrlogin/api/sessions/{sid}/?wait={self.wait}&since=pending"
+        headers = {"X-QRLogin-Secret": secret}
+        first = True  # until the server has answered this PC's first poll's headers
+        while not self.stopping.is_set():
+            if first:
+                await connecting.acquire()  # released once the server has parked the poll
+                if self.first_sent is None:
+                    self.first_sent = time.monotonic()
+            holding = first
+            context = {"first": first, "sent": False}
+            started = time.monotonic()
+            try:
+                async with http.get(url, headers=headers, trace_request_ctx=context) as answer:
+                    if first:
+                        first = holding = False
+                        connecting.release()
+                        self.answered += 1
+                        if self.answered == len(self.sessions):
+                            self.all_answered = time.monotonic()
+                    data = await answer.json(content_type=None)
+                self.returned += 1
+                status = data.get("status", "?") if answer.status == 200 else answer.status
+                self.codes[str(status)] += 1
+                if time.monotonic() - started < self.wait - 2 and status == "pending":
+                    self.early += 1
+                if status != "pending":
+                    return  # expired, or someone scanned it: this PC stops waiting
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                self.failed += 1
+                self.codes[type(exc).__name__] += 1
+                if holding:
+                    connecting.release()
+                await asyncio.sleep(1)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--sessions", required=True, help="JSON file: [[id, secret], ...]")
+    parser.add_argument("--wait", type=int, default=30)
+    parser.add_argument("--connecting", type=int, default=1000)
+    parser.add_argument("--max-seconds", type=float, default=300)
+    args = parser.parse_args()
+    with open(args.sessions) as f:
+        sessions = json.load(f)
+
+    parker = Parker(args.url, sessions, args.wait)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    def say(message: dict) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    say({"event": "ready", "count": len(sessions)})
+    line = await asyncio.wait_for(reader.readline(), timeout=args.max_seconds)
+    if line.strip() != b"go":
+        return
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(parker._headers_sent)
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=args.wait + 60)
+    connecting = asyncio.Semaphore(args.connecting)
+    async with aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        trace_configs=[trace],
+        cookie_jar=aiohttp.DummyCookieJar(),
+    ) as http:
+        tasks = [
+            asyncio.ensure_future(parker.poll_forever(http, sid, secret, connecting))
+            for sid, secret in sessions
+        ]
+
+        async def report() -> None:
+            while not parker.stopping.is_set():
+                say({"event": "counters", "t": time.monotonic(), **parker.counters()})
+                await asyncio.sleep(0.2)
+
+        async def wait_for_stop() -> None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(reader.readline(), timeout=args.max_seconds)
+            parker.stopping.set()
+
+        reporter = asyncio.ensure_future(report())
+        await wait_for_stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        reporter.cancel()
+        say({"event": "done", "t": time.monotonic(), **parker.counters()})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
