@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import tokens
 from .conf import accounts_settings
+from .signals import device_revoked
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -144,9 +145,12 @@ class Device(models.Model):
             DeviceToken.objects.filter(device_id=self.pk, revoked_at__isnull=True).update(
                 revoked_at=now
             )
-        if changed:
-            self.revoked_at = now
-        elif self.revoked_at is None:
+            if changed:
+                self.revoked_at = now
+                # In the same transaction: what receivers undo (qrlogin cancels the logins
+                # this device approved) commits with the revocation or not at all.
+                device_revoked.send(sender=Device, device=self)
+        if not changed and self.revoked_at is None:
             self.refresh_from_db(fields=["revoked_at"])
         return bool(changed)
 

@@ -36,6 +36,9 @@ def error_responses(*codes: int) -> dict:
         401: "`not_authenticated`, `authentication_failed`, `device_mismatch`, "
         "`invalid_credentials`.",
         404: "`not_found`: not one of your devices.",
+        406: "`not_acceptable`: the client does not accept JSON.",
+        415: "`unsupported_media_type`: send JSON (or a form).",
         429: "`throttled`, with Retry-After.",
     }
+    codes = (*codes, 406, 415)
     return {code: OpenApiResponse(ErrorSerializer, description=meanings[code]) for code in codes}

@@ -161,10 +161,11 @@ class DeviceDetailView(AccountsAPIView):
         request=None,
         responses={204: None, **error_responses(401, 404)},
     )
-    def delete(self, request: Request, pk: int) -> Response:
+    def delete(self, request: Request, pk: str) -> Response:
+        # The path takes any text, so a malformed id gets this API's JSON 404, not Django's.
         device = None
-        if pk <= MAX_PK:
-            device = Device.objects.filter(user=request.user, pk=pk).first()
+        if pk.isascii() and pk.isdigit() and int(pk) <= MAX_PK:
+            device = Device.objects.filter(user=request.user, pk=int(pk)).first()
         if device is None:
             raise exceptions.NotFound(_("No such device."))
         device.revoke()

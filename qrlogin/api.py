@@ -461,7 +461,10 @@ class ConfirmView(PhoneAPIView):
         operation_id="qrlogin_confirm",
         summary="Phone: confirm the login",
         request=serializers.ConfirmSerializer,
-        responses={200: serializers.StatusOnlySerializer, **errors(400, 401, 403, 404, 409, 410)},
+        responses={
+            200: serializers.StatusOnlySerializer,
+            **errors(400, 401, 403, 404, 409, 410, 429),
+        },
         examples=[
             example(
                 "confirm",
@@ -485,7 +488,10 @@ class DenyView(PhoneAPIView):
         operation_id="qrlogin_deny",
         summary="Phone: deny the login",
         request=serializers.PhoneDecisionSerializer,
-        responses={200: serializers.StatusOnlySerializer, **errors(400, 401, 403, 404, 409, 410)},
+        responses={
+            200: serializers.StatusOnlySerializer,
+            **errors(400, 401, 403, 404, 409, 410, 429),
+        },
         examples=[example("denied", {"status": "denied"})],
     )
     def post(self, request: Request) -> Response:

@@ -8,4 +8,14 @@ class QRLoginConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.apps import apps
+
         from . import checks  # noqa: F401  (registers the system checks)
+
+        if apps.is_installed("accounts"):
+            # A revoked phone must not finish the logins it scanned or approved.
+            from accounts.signals import device_revoked
+
+            from .receivers import cancel_logins_of_revoked_device
+
+            device_revoked.connect(cancel_logins_of_revoked_device, dispatch_uid="qrlogin")

@@ -25,8 +25,11 @@ def errors(*codes: int) -> dict:
         404: "`not_found`: unknown session, or no proof of being its PC.",
         409: "`invalid_state`: not allowed from the current state.",
         410: "`expired`: past its deadline.",
+        406: "`not_acceptable`: the client does not accept JSON.",
+        415: "`unsupported_media_type`: send JSON (or a form).",
         429: "`throttled`, with Retry-After.",
     }
+    codes = (*codes, 406, 415)
     return {
         code: OpenApiResponse(
             s.ErrorSerializer,

@@ -25,7 +25,8 @@ class QRLoginThrottle(SimpleRateThrottle):
         return super().allow_request(request, view)
 
     def get_ident(self, request: HttpRequest) -> str | None:
-        return client_ip(request)
+        # No address (a unix socket without trusted proxies) shares one bucket: fail closed.
+        return client_ip(request) or "unknown"
 
     def get_cache_key(self, request: HttpRequest, view: object) -> str | None:
         ident = self.get_ident(request)

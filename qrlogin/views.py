@@ -108,7 +108,17 @@ def phone_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
     except (QRLoginSession.DoesNotExist, Http404):
         return render(request, "qrlogin/phone.html", {"missing": True}, status=404)
     session.refresh_status()
-    context: dict[str, Any] = {"session": session, "pc": pc_payload(request, session)}
+    # Every name the template tests is set: a missing one makes Django's template logger
+    # print the whole context at DEBUG, which would include the temp token.
+    context: dict[str, Any] = {
+        "session": session,
+        "pc": pc_payload(request, session),
+        "missing": False,
+        "done": "",
+        "error": "",
+        "ask_number": False,
+        "temp_token": "",
+    }
     if request.method == "POST":
         if request.POST.get("action") not in ("confirm", "deny"):
             context["error"] = _("Choose Confirm or Deny.")
@@ -148,9 +158,12 @@ def phone_code(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "qrlogin/code.html")
     throttles = [throttling.UserCodeThrottle(), throttling.UserCodeIPThrottle()]
-    if not all(t.allow_request(request, None) for t in throttles):
+    refused = [t for t in throttles if not t.allow_request(request, None)]
+    if refused:
         context = {"error": _("Too many attempts. Wait a minute, then try again.")}
-        return render(request, "qrlogin/code.html", context, status=429)
+        response = render(request, "qrlogin/code.html", context, status=429)
+        response["Retry-After"] = str(max(1, math.ceil(max(t.wait() or 1 for t in refused))))
+        return response
     try:
         session = QRLoginSession.objects.get_by_user_code(request.POST.get("code", ""))
     except QRLoginSession.DoesNotExist:

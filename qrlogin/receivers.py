@@ -1,0 +1,17 @@
+"""Reactions to other apps' events (connected in ``QRLoginConfig.ready`` when they exist)."""
+
+from typing import Any
+
+from .exceptions import TransitionError
+from .models import Actor, QRLoginSession
+
+
+def cancel_logins_of_revoked_device(sender: Any, device: Any, **kwargs: Any) -> None:
+    """Cancel the live sessions a just-revoked accounts device scanned or approved."""
+    key = f"device:{device.pk}"  # the device key qrlogin.client_info.phone_actor records
+    revoker = Actor(user=device.user, device_key=key, device_name="revoked device")
+    for session in QRLoginSession.objects.live().filter(phone_device_key=key):
+        try:
+            session.cancel(revoker)
+        except TransitionError:
+            continue  # finished meanwhile
