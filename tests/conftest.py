@@ -1,5 +1,7 @@
 """Shared fixtures: a controlled clock, phones with device tokens, PCs with QR sessions."""
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,6 +20,27 @@ PC_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Put an in-memory SQLite test database in a file, for the live-server tests.
+
+    pytest-django hands every live-server thread the test thread's one in-memory connection,
+    so a PC's long poll reading while the phone writes fails with "database table is locked".
+    A file lets each server thread open its own connection. PostgreSQL is left alone.
+    """
+    from django.db import connections
+
+    for alias in connections:
+        connection = connections[alias]
+        if connection.vendor != "sqlite":
+            continue
+        test = connection.settings_dict.setdefault("TEST", {})
+        name = str(test.get("NAME") or "")
+        if not name or name == ":memory:" or "mode=memory" in name:
+            test["NAME"] = os.path.join(
+                tempfile.gettempdir(), f"qrlogin-test-{os.getpid()}-{alias}.sqlite3"
+            )
 
 
 @pytest.fixture(autouse=True)

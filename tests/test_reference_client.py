@@ -10,15 +10,12 @@ happens in real life while a PC waits, without a thread or a two-second wait.
 """
 
 import importlib.util
-import os
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from qrlogin.api import mask_name
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -36,28 +33,6 @@ def load_client():
 
 client = load_client()
 
-
-def _sqlite_test_database_in_a_file() -> None:
-    """As ``tests/e2e/conftest.py`` does in ``pytest_configure``, for the same reason.
-
-    A live server sharing the test thread's in-memory SQLite connection lets server threads
-    lock each other. This runs when the module is collected, before any test database exists
-    (a fixture would be too late when another module created the database first). In a full
-    run the e2e conftest has already done it; PostgreSQL is left alone.
-    """
-    for alias in connections:
-        connection = connections[alias]
-        if connection.vendor != "sqlite":
-            continue
-        test = connection.settings_dict.setdefault("TEST", {})
-        name = str(test.get("NAME") or "")
-        if not name or name == ":memory:" or "mode=memory" in name:
-            test["NAME"] = os.path.join(
-                tempfile.gettempdir(), f"qrlogin-e2e-{os.getpid()}-{alias}.sqlite3"
-            )
-
-
-_sqlite_test_database_in_a_file()
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

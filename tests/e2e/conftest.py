@@ -6,15 +6,11 @@ loop in the test thread, which makes Django's ORM refuse to run there (Synchrono
 as Django's docs suggest for exactly this case, DJANGO_ALLOW_ASYNC_UNSAFE is set while the
 browser is alive.
 
-The live server must not share an in-memory SQLite database with the test thread: pytest-django
-then hands every server thread the one shared connection, and the PC's long poll reading the
-session while the phone writes it fails with "database table is locked" (and their transactions
-interleave). So when these tests are collected, an in-memory SQLite test database becomes a
-temporary file, which each server thread opens on its own connection. PostgreSQL is untouched.
+The SQLite test database is a file for live-server tests: see ``pytest_configure`` in
+``tests/conftest.py``.
 """
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,22 +28,6 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 15_000
 REQUIRE_BROWSER_ENV = "QRLOGIN_REQUIRE_BROWSER"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Put an in-memory SQLite test database in a file (see the module docstring)."""
-    from django.db import connections
-
-    for alias in connections:
-        connection = connections[alias]
-        if connection.vendor != "sqlite":
-            continue
-        test = connection.settings_dict.setdefault("TEST", {})
-        name = str(test.get("NAME") or "")
-        if not name or name == ":memory:" or "mode=memory" in name:
-            test["NAME"] = os.path.join(
-                tempfile.gettempdir(), f"qrlogin-e2e-{os.getpid()}-{alias}.sqlite3"
-            )
 
 
 @pytest.fixture(scope="module")
