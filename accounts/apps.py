@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     """Devices and device-bound API tokens for native and desktop clients."""
 
-    name = "accounts"
+    name = "qrlogin_accounts"
     verbose_name = _("Accounts and devices")
     default_auto_field = "django.db.models.BigAutoField"
 

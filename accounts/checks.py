@@ -19,12 +19,12 @@ def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
     if raw is None:
         return []
     if not isinstance(raw, dict):
-        return [Error("settings.ACCOUNTS must be a dict.", id="accounts.E001")]
+        return [Error("settings.ACCOUNTS must be a dict.", id="qrlogin_accounts.E001")]
     messages: list[CheckMessage] = [
         Warning(
             f"Unknown key {key!r} in settings.ACCOUNTS.",
             hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
-            id="accounts.W001",
+            id="qrlogin_accounts.W001",
         )
         for key in raw
         if key not in DEFAULTS
@@ -34,12 +34,15 @@ def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
         ttl = ttl.total_seconds()
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
         messages.append(
-            Error("ACCOUNTS['TOKEN_TTL'] must be a positive number of seconds.", id="accounts.E002")
+            Error(
+                "ACCOUNTS['TOKEN_TTL'] must be a positive number of seconds.",
+                id="qrlogin_accounts.E002",
+            )
         )
     rates = accounts_settings.THROTTLE_RATES
     if rates is not None and not isinstance(rates, dict):
         messages.append(
-            Error("ACCOUNTS['THROTTLE_RATES'] must be a dict or None.", id="accounts.E003")
+            Error("ACCOUNTS['THROTTLE_RATES'] must be a dict or None.", id="qrlogin_accounts.E003")
         )
     elif rates:
         for scope, rate in rates.items():
@@ -47,14 +50,16 @@ def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
                 parse_rate(rate)
             except ValueError as exc:
                 messages.append(
-                    Error(f"ACCOUNTS['THROTTLE_RATES'][{scope!r}]: {exc}", id="accounts.E004")
+                    Error(
+                        f"ACCOUNTS['THROTTLE_RATES'][{scope!r}]: {exc}", id="qrlogin_accounts.E004"
+                    )
                 )
     interval = accounts_settings.LAST_USED_UPDATE_INTERVAL
     if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
         messages.append(
             Error(
                 "ACCOUNTS['LAST_USED_UPDATE_INTERVAL'] must be a number of seconds >= 0.",
-                id="accounts.E005",
+                id="qrlogin_accounts.E005",
             )
         )
     return messages

@@ -120,7 +120,7 @@ class Device(models.Model):
             models.UniqueConstraint(
                 fields=["user", "device_id"],
                 condition=models.Q(revoked_at__isnull=True),
-                name="accounts_device_unique_live_device_id",
+                name="qrlogin_accounts_device_unique_live_device_id",
             )
         ]
 

@@ -16,7 +16,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class DeviceTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.DeviceTokenAuthentication"
+    target_class = "qrlogin_accounts.authentication.DeviceTokenAuthentication"
     name = "deviceToken"
 
     def get_security_definition(self, auto_schema: object) -> dict:

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "accounts"
+app_name = "qrlogin_accounts"
 
 urlpatterns = [
     path("api/token/", views.TokenView.as_view(), name="api-token"),

@@ -46,7 +46,7 @@ MAX_PK = 2**63 - 1
 class AccountsAPIView(APIView):
     """Base of the app's views: its own policies, independent of the host's DRF defaults.
 
-    Errors use :func:`accounts.exceptions.exception_handler`; responses are JSON and never
+    Errors use :func:`qrlogin_accounts.exceptions.exception_handler`; responses are JSON and never
     cached (they carry tokens or personal data).
     """
 

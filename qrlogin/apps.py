@@ -12,9 +12,9 @@ class QRLoginConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
 
-        if apps.is_installed("accounts"):
+        if apps.is_installed("qrlogin_accounts"):
             # A revoked phone must not finish the logins it scanned or approved.
-            from accounts.signals import device_revoked
+            from qrlogin_accounts.signals import device_revoked
 
             from .receivers import cancel_logins_of_revoked_device
 

@@ -63,13 +63,13 @@ class QRLoginSettings:
         if name == "LOGIN_REDIRECT_URL":
             return settings.LOGIN_REDIRECT_URL
         if name == "MOBILE_AUTHENTICATION_CLASSES":
-            with_accounts = ["accounts.authentication.DeviceTokenAuthentication"]
+            with_accounts = ["qrlogin_accounts.authentication.DeviceTokenAuthentication"]
             return [
-                *(with_accounts if apps.is_installed("accounts") else []),
+                *(with_accounts if apps.is_installed("qrlogin_accounts") else []),
                 "rest_framework.authentication.SessionAuthentication",
             ]
-        if name == "TOKEN_ISSUER" and apps.is_installed("accounts"):
-            return "accounts.issuers.issue_device_token"
+        if name == "TOKEN_ISSUER" and apps.is_installed("qrlogin_accounts"):
+            return "qrlogin_accounts.issuers.issue_device_token"
         return DEFAULTS[name]
 
 

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from .models import Status
 from .tokens import SESSION_ID_RE
 
-# The contract's device types (the same list as accounts.models.DeviceType, not imported:
+# The contract's device types (the same list as qrlogin_accounts.models.DeviceType, not imported:
 # qrlogin runs without accounts).
 DEVICE_TYPES = [
     ("ios", "iOS"),

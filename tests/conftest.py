@@ -10,7 +10,7 @@ import time_machine
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from accounts.models import Device
+from qrlogin_accounts.models import Device
 from tests.factories import DeviceFactory, UserFactory, auth_headers, make_device_token
 
 PC_IP = "203.0.113.10"

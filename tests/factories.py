@@ -8,7 +8,7 @@ import factory
 from django.conf import settings
 from factory.django import DjangoModelFactory, Password
 
-from accounts.models import Device, DeviceToken, DeviceType
+from qrlogin_accounts.models import Device, DeviceToken, DeviceType
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 

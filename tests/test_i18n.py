@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polib
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.asgi import get_asgi_application
 from django.template import RequestContext, Template
@@ -27,8 +28,7 @@ from qrlogin.models import QRLoginSession
 from tests.conftest import PC_UA
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-ROOT = Path(__file__).resolve().parent.parent
-APPS = ["qrlogin", "accounts"]
+APPS = ["qrlogin", "qrlogin_accounts"]
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
 EN = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
 UNKNOWN_ID = "A" * 32
@@ -43,8 +43,12 @@ def _restore_language():
     translation.activate(language)
 
 
+def app_dir(app: str) -> Path:
+    return Path(django_apps.get_app_config(app).path)
+
+
 def catalog(app: str, ext: str = "po") -> Path:
-    return ROOT / app / "locale" / "zh_Hans" / "LC_MESSAGES" / f"django.{ext}"
+    return app_dir(app) / "locale" / "zh_Hans" / "LC_MESSAGES" / f"django.{ext}"
 
 
 # Pages ---------------------------------------------------------------------------------
@@ -306,7 +310,7 @@ def test_admin_in_chinese(admin_client, pc, phone):
     assert "扫码登录事件" in detail.content.decode()
     # The event's "<time> <kind>" (its __str__, shown in the inline).
     assert re.search(r"\d\d:\d\d:\d\d 已扫码，等待确认", detail.content.decode())
-    devices = admin_client.get("/admin/accounts/device/", **ZH).content.decode()
+    devices = admin_client.get("/admin/qrlogin_accounts/device/", **ZH).content.decode()
     assert "撤销所选设备（及其全部令牌）" in devices and "已确认的登录" in devices
 
 
@@ -359,7 +363,7 @@ def test_compiled_catalog_matches_the_po(app):
 def test_catalog_has_every_string_of_the_source(app, tmp_path):
     """makemessages on a copy of the app finds no string missing from the shipped catalog."""
     copy = tmp_path / app
-    shutil.copytree(ROOT / app, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(app_dir(app), copy, ignore=shutil.ignore_patterns("__pycache__"))
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     subprocess.run(
         [sys.executable, "-m", "django", "makemessages", "-l", "zh_Hans", "--no-obsolete"],

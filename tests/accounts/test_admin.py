@@ -1,18 +1,18 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import Device, DeviceToken
+from qrlogin_accounts.models import Device, DeviceToken
 from tests.factories import DeviceFactory, UserFactory, make_device_token
 
 pytestmark = pytest.mark.django_db
 
 
 def device_changelist():
-    return reverse("admin:accounts_device_changelist")
+    return reverse("admin:qrlogin_accounts_device_changelist")
 
 
 def token_changelist():
-    return reverse("admin:accounts_devicetoken_changelist")
+    return reverse("admin:qrlogin_accounts_devicetoken_changelist")
 
 
 def test_device_changelist_and_search(admin_client):
@@ -41,7 +41,7 @@ def test_device_filters(admin_client, params):
 def test_device_change_page_shows_prefix_not_digest(admin_client):
     device = DeviceFactory()
     token, raw = make_device_token(device)
-    response = admin_client.get(reverse("admin:accounts_device_change", args=[device.pk]))
+    response = admin_client.get(reverse("admin:qrlogin_accounts_device_change", args=[device.pk]))
     assert response.status_code == 200
     assert token.prefix.encode() in response.content
     assert token.digest.encode() not in response.content
@@ -50,7 +50,10 @@ def test_device_change_page_shows_prefix_not_digest(admin_client):
 
 def test_token_pages_never_show_digest(admin_client):
     token, raw = make_device_token()
-    for url in [token_changelist(), reverse("admin:accounts_devicetoken_change", args=[token.pk])]:
+    for url in [
+        token_changelist(),
+        reverse("admin:qrlogin_accounts_devicetoken_change", args=[token.pk]),
+    ]:
         response = admin_client.get(url)
         assert response.status_code == 200
         assert token.prefix.encode() in response.content
@@ -59,8 +62,8 @@ def test_token_pages_never_show_digest(admin_client):
 
 
 def test_no_add_in_admin(admin_client):
-    assert admin_client.get(reverse("admin:accounts_device_add")).status_code == 403
-    assert admin_client.get(reverse("admin:accounts_devicetoken_add")).status_code == 403
+    assert admin_client.get(reverse("admin:qrlogin_accounts_device_add")).status_code == 403
+    assert admin_client.get(reverse("admin:qrlogin_accounts_devicetoken_add")).status_code == 403
 
 
 def test_token_search_and_filters(admin_client):

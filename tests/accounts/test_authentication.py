@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIRequestFactory
 
-from accounts.authentication import DeviceTokenAuthentication
-from accounts.models import DeviceToken
+from qrlogin_accounts.authentication import DeviceTokenAuthentication
+from qrlogin_accounts.models import DeviceToken
 from tests.factories import DeviceFactory, auth_headers, make_device_token
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from accounts.issuers import issue_device_token
-from accounts.models import Device, DeviceManager, DeviceToken
+from qrlogin_accounts.issuers import issue_device_token
+from qrlogin_accounts.models import Device, DeviceManager, DeviceToken
 from tests.factories import UserFactory
 
 pytestmark = [

@@ -2,9 +2,9 @@ import pytest
 from django.core.checks import Error, Warning
 from django.test import override_settings
 
-from accounts.checks import check_accounts_settings
-from accounts.conf import accounts_settings
-from accounts.throttling import parse_rate
+from qrlogin_accounts.checks import check_accounts_settings
+from qrlogin_accounts.conf import accounts_settings
+from qrlogin_accounts.throttling import parse_rate
 
 
 def test_defaults():
@@ -62,13 +62,13 @@ def test_checks_pass_by_default():
 @pytest.mark.parametrize(
     ("value", "ids"),
     [
-        ({"TOKN_TTL": 1}, ["accounts.W001"]),
-        ({"TOKEN_TTL": 0}, ["accounts.E002"]),
-        ({"TOKEN_TTL": "1d"}, ["accounts.E002"]),
-        ({"THROTTLE_RATES": ["5/min"]}, ["accounts.E003"]),
-        ({"THROTTLE_RATES": {"token_login_ip": "lots"}}, ["accounts.E004"]),
-        ({"LAST_USED_UPDATE_INTERVAL": -1}, ["accounts.E005"]),
-        ("nope", ["accounts.E001"]),
+        ({"TOKN_TTL": 1}, ["qrlogin_accounts.W001"]),
+        ({"TOKEN_TTL": 0}, ["qrlogin_accounts.E002"]),
+        ({"TOKEN_TTL": "1d"}, ["qrlogin_accounts.E002"]),
+        ({"THROTTLE_RATES": ["5/min"]}, ["qrlogin_accounts.E003"]),
+        ({"THROTTLE_RATES": {"token_login_ip": "lots"}}, ["qrlogin_accounts.E004"]),
+        ({"LAST_USED_UPDATE_INTERVAL": -1}, ["qrlogin_accounts.E005"]),
+        ("nope", ["qrlogin_accounts.E001"]),
     ],
 )
 def test_checks_catch_mistakes(value, ids):

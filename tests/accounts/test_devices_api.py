@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import Device, DeviceToken
+from qrlogin_accounts.models import Device, DeviceToken
 from tests.factories import DeviceFactory, UserFactory, auth_headers, make_device_token
 
 pytestmark = pytest.mark.django_db

@@ -1,9 +1,9 @@
 import pytest
 from django.utils.dateparse import parse_datetime
 
-from accounts.issuers import issue_device_token
-from accounts.models import Device, DeviceToken
-from accounts.serializers import UserSummarySerializer
+from qrlogin_accounts.issuers import issue_device_token
+from qrlogin_accounts.models import Device, DeviceToken
+from qrlogin_accounts.serializers import UserSummarySerializer
 from tests.factories import auth_headers
 
 pytestmark = pytest.mark.django_db

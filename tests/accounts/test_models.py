@@ -4,8 +4,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import tokens
-from accounts.models import Device, DeviceToken, DeviceType
+from qrlogin_accounts import tokens
+from qrlogin_accounts.models import Device, DeviceToken, DeviceType
 from tests.factories import DeviceFactory, UserFactory, make_device_token
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import Device, DeviceToken
+from qrlogin_accounts.models import Device, DeviceToken
 from tests.factories import DEFAULT_PASSWORD, UserFactory, auth_headers
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def assert_error(response, status, code):
 
 
 def test_url_name():
-    assert reverse("accounts:api-token") == URL
+    assert reverse("qrlogin_accounts:api-token") == URL
 
 
 def test_login_success(api_client, user):

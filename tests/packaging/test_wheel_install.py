@@ -106,15 +106,15 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_holds_the_apps_and_nothing_else(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.startswith("django_qrlogin-")}
-    assert tops == {"qrlogin", "accounts"}
+    assert tops == {"qrlogin", "qrlogin_accounts"}
     for needed in (
         "qrlogin/templates/qrlogin/login.html",
         "qrlogin/templates/qrlogin/widget.html",
         "qrlogin/static/qrlogin/qrlogin.js",
         "qrlogin/migrations/0001_initial.py",
-        "accounts/migrations/0001_initial.py",
+        "qrlogin_accounts/migrations/0001_initial.py",
         "qrlogin/py.typed",
-        "accounts/py.typed",
+        "qrlogin_accounts/py.typed",
     ):
         assert needed in names, needed
     assert any(n.startswith("qrlogin/locale/zh_Hans/") and n.endswith(".mo") for n in names)

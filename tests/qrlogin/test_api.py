@@ -3,8 +3,8 @@
 import pytest
 from django.test import override_settings
 
-from accounts.models import DeviceToken
 from qrlogin.models import QRLoginEvent, QRLoginSession
+from qrlogin_accounts.models import DeviceToken
 from tests.conftest import FAR_IP, PC_IP
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from accounts.issuers import issue_device_token
-from accounts.models import DeviceToken
 from qrlogin.exceptions import TransitionError
 from qrlogin.models import Actor, QRLoginSession
+from qrlogin_accounts.issuers import issue_device_token
+from qrlogin_accounts.models import DeviceToken
 from tests.factories import UserFactory
 
 RACERS = 8

@@ -2,8 +2,8 @@
 
 import pytest
 
-import accounts.tokens
 import qrlogin.tokens
+import qrlogin_accounts.tokens
 from tests.security.support import SecretRecorder
 
 
@@ -25,5 +25,5 @@ def recorded(monkeypatch) -> SecretRecorder:
 
     spy(qrlogin.tokens, "new_secret", recorder.pc_secrets_and_temp_tokens)
     spy(qrlogin.tokens, "new_user_code", recorder.user_codes)
-    spy(accounts.tokens, "generate_token", recorder.device_tokens)
+    spy(qrlogin_accounts.tokens, "generate_token", recorder.device_tokens)
     return recorder

@@ -19,8 +19,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import Device, DeviceToken
 from qrlogin.models import QRLoginEvent, QRLoginSession
+from qrlogin_accounts.models import Device, DeviceToken
 from tests.conftest import PC_IP, PC_UA, PHONE_IP
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 

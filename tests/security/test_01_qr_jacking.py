@@ -16,8 +16,8 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from accounts.models import DeviceToken
 from qrlogin.models import QRLoginSession
+from qrlogin_accounts.models import DeviceToken
 from tests.conftest import FAR_IP, PC_IP, PHONE_IP
 from tests.security.support import (
     ATTACKER_IP,

@@ -23,8 +23,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 import qrlogin.api
-from accounts.models import DeviceToken
 from qrlogin.models import QRLoginEvent
+from qrlogin_accounts.models import DeviceToken
 from tests.conftest import PC_IP
 from tests.security.support import assert_error, session_row
 

@@ -18,11 +18,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-import accounts.authentication
-import accounts.tokens
 import qrlogin.tokens
-from accounts.models import DeviceToken
+import qrlogin_accounts.authentication
+import qrlogin_accounts.tokens
 from qrlogin.models import QRLoginSession
+from qrlogin_accounts.models import DeviceToken
 from tests.security.support import assert_error, full_logins
 
 pytestmark = pytest.mark.django_db
@@ -85,14 +85,14 @@ def test_raw_secrets_never_reach_sql(pc, phone, recorded):
     sql = "\n".join(q["sql"] for q in queries.captured_queries)
     for secret in (pc.data["secret"], temp, token, phone.token, pc.data["user_code"]):
         assert secret not in sql
-    assert accounts.tokens.token_prefix(token) in sql  # the lookup prefix, by design
+    assert qrlogin_accounts.tokens.token_prefix(token) in sql  # the lookup prefix, by design
 
 
 class TestConstantTimeComparison:
     @pytest.fixture
     def compared(self, monkeypatch) -> list[tuple[str, str]]:
         calls: list[tuple[str, str]] = []
-        for module in (qrlogin.tokens, accounts.tokens, accounts.authentication):
+        for module in (qrlogin.tokens, qrlogin_accounts.tokens, qrlogin_accounts.authentication):
             original = module.constant_time_compare
 
             def spy(a, b, _original=original):

@@ -18,8 +18,8 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import Device
 from qrlogin.models import Actor, QRLoginEvent, QRLoginSession
+from qrlogin_accounts.models import Device
 from tests.conftest import PC_IP
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.security.support import (

@@ -15,9 +15,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts.models import Device, DeviceToken
 from qrlogin import signals
 from qrlogin.models import QRLoginEvent, QRLoginSession
+from qrlogin_accounts.models import Device, DeviceToken
 from tests.factories import make_device_token
 from tests.security.support import ATTACKER_IP, assert_error, session_row, unchanged
 
@@ -79,7 +79,7 @@ class TestRevocation:
     def test_an_admin_revokes_it(self, owner_phones, admin_client):
         stolen, _spare = owner_phones
         response = admin_client.post(
-            reverse("admin:accounts_device_changelist"),
+            reverse("admin:qrlogin_accounts_device_changelist"),
             {"action": "revoke_devices", "_selected_action": [stolen.device.pk]},
             follow=True,
         )
@@ -148,7 +148,7 @@ class TestTrail:
 
         # The admin reaches the same list from the device's page.
         device_page = admin_client.get(
-            reverse("admin:accounts_device_changelist"), {"q": stolen.device.device_id}
+            reverse("admin:qrlogin_accounts_device_changelist"), {"q": stolen.device.device_id}
         )
         assert f"phone_device_key=device%3A{stolen.device.pk}" in device_page.content.decode()
         listed = admin_client.get(

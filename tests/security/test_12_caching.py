@@ -92,7 +92,7 @@ def debug_logs(settings, caplog):
     """Every logger at DEBUG, SQL included (django.db.backends logs it when DEBUG is on)."""
     settings.DEBUG = True
     caplog.set_level(logging.DEBUG)
-    for name in ("django", "django.db.backends", "django.request", "accounts", "qrlogin"):
+    for name in ("django", "django.db.backends", "django.request", "qrlogin_accounts", "qrlogin"):
         caplog.set_level(logging.DEBUG, logger=name)
 
     def text() -> str:

@@ -38,8 +38,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.models import DeviceToken
 from qrlogin.models import Actor, QRLoginSession
+from qrlogin_accounts.models import DeviceToken
 from tests.factories import DeviceFactory, auth_headers
 
 EXPLORE = os.environ.get("QRLOGIN_FUZZ_EXPLORE") == "1"

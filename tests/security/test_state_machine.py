@@ -35,10 +35,10 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from accounts.issuers import issue_device_token
-from accounts.models import DeviceToken
 from qrlogin import exceptions
 from qrlogin.models import LIVE_STATES, TERMINAL_STATES, Actor, QRLoginEvent, QRLoginSession
+from qrlogin_accounts.issuers import issue_device_token
+from qrlogin_accounts.models import DeviceToken
 
 pytestmark = pytest.mark.django_db
 
