@@ -2,8 +2,10 @@
 
 Builds the wheel, installs it into a fresh virtualenv, makes a new ``django-admin
 startproject`` site with a custom user model (logging in by email, no ``username`` field) and
-DRF ``TokenAuthentication`` for phones (no ``accounts`` app), embeds the widget in the site's
-own login template, and logs in through a real headless Chromium.
+DRF ``TokenAuthentication`` for phones (``qrlogin`` alone) and an ``accounts`` app of its own
+(``startapp accounts``, as most sites have), embeds the widget in the site's own login template,
+and logs in through a real headless Chromium. A second site keeps its own ``accounts`` app and
+installs ``qrlogin_accounts`` too, and logs a desktop client in with device tokens.
 """
 
 import json
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.browser, pytest.mark.packaging]
 
 SETTINGS_TAIL = """
-INSTALLED_APPS += ["rest_framework", "rest_framework.authtoken", "qrlogin", "users"]
+INSTALLED_APPS += ["rest_framework", "rest_framework.authtoken", "qrlogin", "users", "accounts"]
 AUTH_USER_MODEL = "users.User"
 TEMPLATES[0]["DIRS"] = [BASE_DIR / "templates"]
 LOGIN_REDIRECT_URL = "/private/"
@@ -134,6 +136,7 @@ def test_fresh_site_logs_in_with_the_widget(wheel, tmp_path):
     site = tmp_path / "shop"
     site.mkdir()
     run(env_dir / "bin" / "django-admin", "startproject", "shop", site)
+    run(env_dir / "bin" / "django-admin", "startapp", "accounts", cwd=site)  # the site's own
     (site / "users" / "migrations").mkdir(parents=True)
     (site / "users" / "__init__.py").write_text("")
     (site / "users" / "migrations" / "__init__.py").write_text("")
@@ -228,3 +231,66 @@ def _wait_until_serving(base: str, server: subprocess.Popen, timeout: float = 30
         except OSError:
             time.sleep(0.1)
     raise AssertionError("the new site did not start")
+
+
+WITH_DEVICE_TOKENS_SETTINGS = """
+INSTALLED_APPS += ["rest_framework", "qrlogin", "qrlogin_accounts", "accounts"]
+ALLOWED_HOSTS = ["testserver"]
+"""
+
+WITH_DEVICE_TOKENS_URLS = """
+from django.urls import include, path
+
+urlpatterns = [
+    path("accounts/", include("accounts.urls")),
+    path("device-accounts/", include("qrlogin_accounts.urls")),
+    path("qr/", include("qrlogin.urls")),
+]
+"""
+
+DEVICE_TOKEN_LOGIN = """
+import json
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+get_user_model().objects.create_user("dora", password="pw-4-dora!")
+api = Client()
+def post(path, body, **headers):
+    response = api.post(path, json.dumps(body), content_type="application/json", **headers)
+    assert response.status_code in (200, 201), (path, response.status_code, response.content)
+    return response.json()
+
+phone = post("/device-accounts/api/token/", {"username": "dora", "password": "pw-4-dora!",
+             "device_id": "phone-1", "device_type": "ios"})
+as_phone = {"HTTP_AUTHORIZATION": f"Token {phone['token']}", "HTTP_X_DEVICE_ID": "phone-1"}
+created = post("/qr/api/sessions/", {})
+scan = post("/qr/api/scan/", {"qr": created["qr_url"]}, **as_phone)
+post("/qr/api/confirm/", {"session": scan["session"], "temp_token": scan["temp_token"]}, **as_phone)
+done = post(f"/qr/api/sessions/{created['id']}/complete/",
+            {"device_id": "desktop-1", "device_type": "pc"},
+            HTTP_X_QRLOGIN_SECRET=created["secret"])
+assert done["status"] == "completed" and done["user"]["username"] == "dora", done
+print("logged in", done["device"]["device_id"])
+"""
+
+
+def test_site_with_its_own_accounts_app_installs_both_apps(wheel, tmp_path):
+    """A site that already has an ``accounts`` app installs qrlogin and qrlogin_accounts."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    run(python, "-m", "pip", "install", "-q", wheel)
+    site = tmp_path / "mysite"
+    site.mkdir()
+    run(env_dir / "bin" / "django-admin", "startproject", "mysite", site)
+    run(env_dir / "bin" / "django-admin", "startapp", "accounts", cwd=site)
+    (site / "accounts" / "urls.py").write_text("urlpatterns = []\n")
+    with open(site / "mysite" / "settings.py", "a") as settings:
+        settings.write(WITH_DEVICE_TOKENS_SETTINGS)
+    (site / "mysite" / "urls.py").write_text(WITH_DEVICE_TOKENS_URLS)
+    clean_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    manage = [python, site / "manage.py"]
+    run(*manage, "migrate", "-v", "0", cwd=site, env=clean_env)
+    run(*manage, "check", cwd=site, env=clean_env)
+    out = run(*manage, "shell", "-v", "0", "-c", DEVICE_TOKEN_LOGIN, cwd=site, env=clean_env)
+    assert "logged in desktop-1" in out
