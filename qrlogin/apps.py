@@ -11,8 +11,9 @@ class QRLoginConfig(AppConfig):
         from django.apps import apps
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from .conf import ACCOUNTS_APP
 
-        if apps.is_installed("qrlogin_accounts"):
+        if apps.is_installed(ACCOUNTS_APP):
             # A revoked phone must not finish the logins it scanned or approved.
             from qrlogin_accounts.signals import device_revoked
 

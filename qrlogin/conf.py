@@ -8,6 +8,10 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 
+# The installed name of the optional device-token app (the repo's accounts/): the one place
+# qrlogin names it.
+ACCOUNTS_APP = "qrlogin_accounts"
+
 DEFAULTS: dict[str, Any] = {
     # Lifetimes, in seconds, of each waiting state.
     "QR_TTL": 120,
@@ -63,13 +67,13 @@ class QRLoginSettings:
         if name == "LOGIN_REDIRECT_URL":
             return settings.LOGIN_REDIRECT_URL
         if name == "MOBILE_AUTHENTICATION_CLASSES":
-            with_accounts = ["qrlogin_accounts.authentication.DeviceTokenAuthentication"]
+            with_accounts = [f"{ACCOUNTS_APP}.authentication.DeviceTokenAuthentication"]
             return [
-                *(with_accounts if apps.is_installed("qrlogin_accounts") else []),
+                *(with_accounts if apps.is_installed(ACCOUNTS_APP) else []),
                 "rest_framework.authentication.SessionAuthentication",
             ]
-        if name == "TOKEN_ISSUER" and apps.is_installed("qrlogin_accounts"):
-            return "qrlogin_accounts.issuers.issue_device_token"
+        if name == "TOKEN_ISSUER" and apps.is_installed(ACCOUNTS_APP):
+            return f"{ACCOUNTS_APP}.issuers.issue_device_token"
         return DEFAULTS[name]
 
 

@@ -97,6 +97,19 @@ def run(*args: str | Path, cwd: Path | None = None, env: dict | None = None) -> 
     return result.stdout
 
 
+def new_site_with_its_own_accounts_app(wheel: Path, tmp_path: Path, name: str) -> tuple:
+    """A new virtualenv with the wheel, and a ``startproject`` site with its own ``accounts``."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    run(python, "-m", "pip", "install", "-q", wheel)
+    site = tmp_path / name
+    site.mkdir()
+    run(env_dir / "bin" / "django-admin", "startproject", name, site)
+    run(env_dir / "bin" / "django-admin", "startapp", "accounts", cwd=site)
+    return python, site
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
@@ -129,14 +142,7 @@ def test_wheel_holds_the_apps_and_nothing_else(wheel):
 def test_fresh_site_logs_in_with_the_widget(wheel, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", wheel)
-    site = tmp_path / "shop"
-    site.mkdir()
-    run(env_dir / "bin" / "django-admin", "startproject", "shop", site)
-    run(env_dir / "bin" / "django-admin", "startapp", "accounts", cwd=site)  # the site's own
+    python, site = new_site_with_its_own_accounts_app(wheel, tmp_path, "shop")
     (site / "users" / "migrations").mkdir(parents=True)
     (site / "users" / "__init__.py").write_text("")
     (site / "users" / "migrations" / "__init__.py").write_text("")
@@ -276,14 +282,7 @@ print("logged in", done["device"]["device_id"])
 
 def test_site_with_its_own_accounts_app_installs_both_apps(wheel, tmp_path):
     """A site that already has an ``accounts`` app installs qrlogin and qrlogin_accounts."""
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", wheel)
-    site = tmp_path / "mysite"
-    site.mkdir()
-    run(env_dir / "bin" / "django-admin", "startproject", "mysite", site)
-    run(env_dir / "bin" / "django-admin", "startapp", "accounts", cwd=site)
+    python, site = new_site_with_its_own_accounts_app(wheel, tmp_path, "mysite")
     (site / "accounts" / "urls.py").write_text("urlpatterns = []\n")
     with open(site / "mysite" / "settings.py", "a") as settings:
         settings.write(WITH_DEVICE_TOKENS_SETTINGS)
