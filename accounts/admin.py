@@ -111,7 +111,7 @@ class DeviceAdmin(admin.ModelAdmin):
             url = reverse("admin:qrlogin_qrloginsession_changelist")
         except NoReverseMatch:
             return "-"
-        query = urlencode({"phone_device_key": f"device:{obj.pk}"})
+        query = urlencode({"phone_device_key": obj.persistent_id})
         return format_html('<a href="{}?{}">{}</a>', url, query, _("approved logins"))
 
     @admin.action(

@@ -132,6 +132,15 @@ class Device(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    @property
+    def persistent_id(self) -> str:
+        """This device's stable key in other apps' records (django-otp's name for it).
+
+        qrlogin records it on the sessions this device scans, so confirm and deny must come
+        from the same device, and revoking the device can find the logins it set in motion.
+        """
+        return f"device:{self.pk}"
+
     def revoke(self) -> bool:
         """Revoke the device and every token it holds, in one transaction.
 

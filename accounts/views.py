@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.utils.cache import patch_cache_control
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -18,8 +18,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from qrlogin.errors import exception_handler
+
 from .authentication import DeviceTokenAuthentication, user_is_active
-from .exceptions import InvalidCredentials, exception_handler
+from .exceptions import InvalidCredentials
 from .issuers import issue_device_token
 from .models import Device
 from .schema import error_responses
@@ -46,7 +48,7 @@ MAX_PK = 2**63 - 1
 class AccountsAPIView(APIView):
     """Base of the app's views: its own policies, independent of the host's DRF defaults.
 
-    Errors use :func:`qrlogin_accounts.exceptions.exception_handler`; responses are JSON and never
+    Errors use :func:`qrlogin.errors.exception_handler`; responses are JSON and never
     cached (they carry tokens or personal data).
     """
 
@@ -61,7 +63,7 @@ class AccountsAPIView(APIView):
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
-        patch_cache_control(response, no_store=True)
+        add_never_cache_headers(response)
         return response
 
 

@@ -13,9 +13,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .actors import Actor
 from .client_info import client_ip, user_agent
 from .exceptions import TransitionError
-from .models import Actor, QRLoginEvent, QRLoginSession, Status
+from .models import QRLoginEvent, QRLoginSession, Status
 
 
 class QRLoginEventInline(admin.TabularInline):

@@ -5,6 +5,16 @@ Wrap the site's ASGI application::
     from qrlogin.asgi import QRLoginASGIMiddleware
     application = QRLoginASGIMiddleware(get_asgi_application())
 
+It bypasses the site's whole middleware stack for that one URL (sessions, CSRF,
+authentication, locale, security headers, WhiteNoise, anything the host added): what the
+endpoint needs from them it does itself, with the same helpers the DRF view uses: the host
+check (``ALLOWED_HOSTS``), the language choice (cookie, Accept-Language), the PC's proof
+(``proof.session_for_secret``, reading the browser's session store for a browser PC), the
+query (``polling``), the body (``payloads``) and every error (``errors``), with no-store
+headers. A site whose middleware must see every request (auditing, IP blocking) should do
+that in front of the ASGI app (the proxy) or leave this middleware out (then the DRF view
+answers with ``X-QRLogin-Poll-After`` instead of holding the request).
+
 Why not a Django async view: under ASGI, Django runs every synchronous middleware hook and
 ``request_started``/``request_finished`` receiver through ``sync_to_async`` in a per-request
 thread that lives as long as the request. Stock middleware (sessions, CSRF, auth, WhiteNoise)
@@ -16,6 +26,7 @@ task waiting for the client to hang up. Every other request goes to Django uncha
 """
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from importlib import import_module
 from typing import Any
@@ -23,32 +34,37 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.urls import Resolver404, resolve
 from django.utils import timezone, translation
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-from rest_framework.renderers import JSONRenderer
 
 from . import proof
-from .api import status_payload
-from .conf import qrlogin_settings
+from .errors import error_body, qrlogin_error_body
+from .exceptions import QRLoginError, SessionNotFound
 from .models import QRLoginSession
 from .notify import notifier
-from .serializers import StatusQuerySerializer
-from .tokens import SESSION_ID_RE
+from .payloads import status_payload
+from .polling import parse_status_query
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
-NO_STORE = [
-    (b"content-type", b"application/json"),
-    (b"cache-control", b"max-age=0, no-cache, no-store, must-revalidate, private"),
-    (b"expires", b"0"),
-]
+
+def _no_store_headers() -> list[tuple[bytes, bytes]]:
+    """Django's own never-cache headers (what the DRF views add), as raw ASGI headers."""
+    response = HttpResponse(content_type="application/json")
+    add_never_cache_headers(response)
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
+
+
+NO_STORE = _no_store_headers()
 
 
 class QRLoginASGIMiddleware:
@@ -102,53 +118,43 @@ class StatusRequest:
         return translation.get_language_from_request(request)
 
     async def answer(self) -> None:
-        query = StatusQuerySerializer(data=self._query())
-        if not query.is_valid():
-            detail = " ".join(f"{f}: {' '.join(map(str, e))}" for f, e in query.errors.items())
-            await self._respond(400, {"detail": detail, "code": "invalid", "errors": query.errors})
+        try:
+            query = parse_status_query(self._query())
+        except QRLoginError as exc:
+            await self._respond(exc.status_code, qrlogin_error_body(exc))
             return
-        wait = min(query.validated_data["wait"], qrlogin_settings.LONG_POLL_MAX)
-        since = query.validated_data.get("since")
         # Listen before the first read: a phone acting between the read and the park would
         # otherwise go unheard until the wait ran out.
         with notifier.listen(self.public_id) as listener:
             try:
                 session = await _in_pool(self._load_for_pc)
+            except SessionNotFound as exc:
+                await self._respond(exc.status_code, qrlogin_error_body(exc))
+                return
             except Exception:
                 await self._respond(503, _unavailable())
                 return
-            if session is None:
-                detail = _("No such login request.")
-                await self._respond(404, {"detail": detail, "code": "not_found"})
-                return
-            since = since or session.status
-            if not (wait and session.status == since):
+            since = query.since or session.status
+            if not (query.wait and session.status == since):
                 await self._respond(200, status_payload(session))
                 return
             # Headers now, body when something changes: the client (and a test) can tell a
             # parked poll from one still on its way. Every error was answered above.
             await self._start(200)
-            session = await self._park(session, since, wait, listener)
+            session = await self._park(session, since, query.wait, listener)
         if session is not None:  # None: the client went away
             await self._body(status_payload(session))
 
-    def _query(self) -> dict:
+    def _query(self) -> dict[str, str]:
         raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        return {k: v[-1] for k, v in raw.items() if k in ("wait", "since")}
+        return {k: v[-1] for k, v in raw.items()}
 
-    def _load_for_pc(self) -> QRLoginSession | None:
-        """The session if this request proves it is the PC (same rules as the API), else None."""
-        if not SESSION_ID_RE.match(self.public_id):
-            return None
-        try:
-            session = QRLoginSession.objects.select_related("user").get(public_id=self.public_id)
-        except QRLoginSession.DoesNotExist:
-            return None
-        secret = self.headers.get(proof.HEADER.lower())
-        if secret is None:
-            secret = self._browser_session().get(proof.SESSION_KEY, {}).get(self.public_id)
-        if not session.check_secret(secret):
-            return None
+    def _load_for_pc(self) -> QRLoginSession:
+        """The session if this request proves it is the PC (``proof``'s one check)."""
+        header_value = self.headers.get(proof.HEADER.lower())
+        browser_session = self._browser_session() if header_value is None else None
+        secret = proof.presented_secret(header_value, browser_session, self.public_id)
+        session = proof.session_for_secret(self.public_id, secret)
         session.refresh_status()
         return session
 
@@ -206,7 +212,7 @@ class StatusRequest:
             pass
 
     async def _respond(self, status: int, data: dict) -> None:
-        body = JSONRenderer().render(data)
+        body = _render(data)
         await self._start(status, [(b"content-length", str(len(body)).encode())])
         await self._body(data, body)
 
@@ -218,7 +224,7 @@ class StatusRequest:
         if self.scope["method"] == "HEAD":
             body = b""
         elif body is None:
-            body = JSONRenderer().render(data)
+            body = _render(data)
         await self.send({"type": "http.response.body", "body": body})
 
 
@@ -246,5 +252,12 @@ async def _in_pool(function: Callable, *args: Any) -> Any:
     return await sync_to_async(run, thread_sensitive=False)()
 
 
+def _render(data: dict) -> bytes:
+    """JSON as the qrlogin API views render it (``api.QRLoginAPIView``: same encoder)."""
+    return json.dumps(
+        data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
 def _unavailable() -> dict:
-    return {"detail": _("The service is busy; try again."), "code": "unavailable"}
+    return error_body(_("The service is busy; try again."), "unavailable")

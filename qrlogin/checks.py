@@ -32,17 +32,36 @@ def check_settings(app_configs: Any, **kwargs: Any) -> list:
             Error('QRLOGIN["VERIFICATION"] must be "none" or "number".', id="qrlogin.E003")
         )
     for path in qrlogin_settings.MOBILE_AUTHENTICATION_CLASSES:
-        try:
-            import_string(path)
-        except ImportError:
+        if problem := _import_problem(path):
             errors.append(
                 Error(
-                    f"Cannot import the mobile authentication class {path!r}.",
+                    f"Cannot import the mobile authentication class {path!r}: {problem}",
                     hint='Fix QRLOGIN["MOBILE_AUTHENTICATION_CLASSES"].',
                     id="qrlogin.E004",
                 )
             )
+    issuer = qrlogin_settings.TOKEN_ISSUER
+    if issuer and (problem := _import_problem(issuer, callable_=True)):
+        errors.append(
+            Error(
+                f"Cannot use the token issuer {issuer!r}: {problem}",
+                hint='Fix QRLOGIN["TOKEN_ISSUER"] (a dotted path to a function), or set it '
+                "to None when the site issues no device tokens.",
+                id="qrlogin.E007",
+            )
+        )
     return errors
+
+
+def _import_problem(path: Any, *, callable_: bool = False) -> str | None:
+    """Why ``path`` cannot be used (not importable, its app not installed), or None."""
+    try:
+        obj = import_string(path)
+    except (ImportError, RuntimeError, TypeError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    if callable_ and not callable(obj):
+        return "it is not callable."
+    return None
 
 
 @register(deploy=True)

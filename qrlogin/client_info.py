@@ -3,16 +3,11 @@
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 from ua_parser import parse as parse_user_agent
 
 from .conf import qrlogin_settings
-from .tokens import digest
-
-if TYPE_CHECKING:
-    from .models import Actor
 
 MAX_USER_AGENT = 512
 
@@ -81,43 +76,3 @@ def same_network(a: str | None, b: str | None) -> bool:
         return False
     prefix = 24 if ip_a.version == 4 else 64
     return ip_b in ipaddress.ip_network(f"{ip_a}/{prefix}", strict=False)
-
-
-def _session_key_digest(request: HttpRequest) -> str | None:
-    session = getattr(request, "session", None)
-    key = getattr(session, "session_key", None)
-    return digest(key)[:40] if key else None
-
-
-def phone_actor(request: HttpRequest) -> "Actor":
-    """The phone behind an authenticated request, identified by its device.
-
-    The accounts device token names its device; a phone browser is its Django session; any
-    other authenticator (DRF tokens, JWT, knox) falls back to the user account.
-    """
-    from .models import Actor
-
-    user = request.user
-    device = getattr(getattr(request, "auth", None), "device", None)
-    if device is not None and getattr(device, "pk", None) is not None:
-        key = f"device:{device.pk}"
-        name = getattr(device, "name", "") or getattr(device, "device_type", "")
-    elif (session_key := _session_key_digest(request)) and getattr(request, "auth", None) is None:
-        key, name = f"session:{session_key}", describe_user_agent(user_agent(request)).browser
-    else:
-        key, name = f"user:{user.pk}", ""
-    return Actor(
-        user=user,
-        device_key=key,
-        device_name=name or "",
-        ip=client_ip(request),
-        user_agent=user_agent(request),
-    )
-
-
-def pc_actor(request: HttpRequest) -> "Actor":
-    from .models import Actor
-
-    return Actor(
-        device_key="pc", device_name="PC", ip=client_ip(request), user_agent=user_agent(request)
-    )

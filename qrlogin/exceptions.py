@@ -1,16 +1,44 @@
-"""Why a transition was refused. The API maps each to its status code and ``code`` in one place."""
+"""Why qrlogin refused a request: each carries its HTTP status and the contract's ``code``.
+
+They need no DRF: the models raise them, and ``qrlogin.errors`` renders them for the API,
+the pages and the ASGI status path alike.
+"""
 
 from django.utils.translation import gettext_lazy as _
 
 
-class TransitionError(Exception):
-    status_code = 409
-    code = "invalid_state"
-    default_detail = _("This login request cannot do that in its current state.")
+class QRLoginError(Exception):
+    status_code = 400
+    code = "invalid"
+    default_detail = _("The request is not valid.")
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or self.default_detail
         super().__init__(str(self.detail))
+
+
+class InvalidInput(QRLoginError):
+    """400 ``invalid``, naming each bad field (``errors``: field -> messages)."""
+
+    def __init__(self, detail: str | None = None, *, errors: dict[str, list[str]]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+class SessionNotFound(QRLoginError):
+    """An unknown id, and a request without the PC's proof: one answer, so neither leaks."""
+
+    status_code = 404
+    code = "not_found"
+    default_detail = _("No such login request.")
+
+
+class TransitionError(QRLoginError):
+    """A transition the session's state (or the caller) does not allow."""
+
+    status_code = 409
+    code = "invalid_state"
+    default_detail = _("This login request cannot do that in its current state.")
 
 
 class InvalidState(TransitionError):
@@ -51,3 +79,11 @@ class InactiveUser(TransitionError):
     status_code = 403
     code = "permission_denied"
     default_detail = _("This account is not active.")
+
+
+class CSRFFailed(QRLoginError):
+    """A browser PC's unsafe request without Django's CSRF token (login CSRF)."""
+
+    status_code = 403
+    code = "csrf_failed"
+    default_detail = _("CSRF failed.")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import exceptions, notify, signals, tokens
+from .actors import SYSTEM, Actor
 from .client_info import same_network
 from .conf import qrlogin_settings
 
@@ -36,25 +37,6 @@ class Status(models.TextChoices):
 
 LIVE_STATES = frozenset({Status.PENDING, Status.SCANNED, Status.CONFIRMED})
 TERMINAL_STATES = frozenset({Status.COMPLETED, Status.DENIED, Status.CANCELLED, Status.EXPIRED})
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused a transition: a phone (user + device), the PC, an admin, or the clock.
-
-    ``device_key`` identifies the phone's device stably across its requests: the accounts
-    device, the browser session, or another authenticator's credential. Confirm and deny
-    require the same key as the scan, so a temp token is useless on any other device.
-    """
-
-    user: Any = None
-    device_key: str = ""
-    device_name: str = ""
-    ip: str | None = None
-    user_agent: str = ""
-
-
-SYSTEM = Actor(device_key="system", device_name="expiry")
 
 
 @dataclass(frozen=True)
@@ -90,12 +72,28 @@ class QRLoginSessionQuerySet(models.QuerySet):
             status__in=LIVE_STATES, expires_at__gt=timezone.now()
         )
 
+    def get_by_public_id(self, public_id: str) -> "QRLoginSession":
+        """The session with this id (``SessionNotFound`` otherwise), with its user."""
+        if not tokens.SESSION_ID_RE.match(public_id or ""):
+            raise exceptions.SessionNotFound()
+        try:
+            return self.select_related("user").get(public_id=public_id)
+        except self.model.DoesNotExist:
+            raise exceptions.SessionNotFound() from None
+
     def get_by_user_code(self, code: str) -> "QRLoginSession":
-        """The live session showing this pairing code (DoesNotExist otherwise)."""
+        """The live session showing this pairing code (``SessionNotFound`` otherwise)."""
         normalized = tokens.normalize_user_code(code)
         if normalized is None:
-            raise self.model.DoesNotExist
-        return self.live().get(user_code_digest=tokens.user_code_digest(normalized))
+            raise exceptions.SessionNotFound()
+        try:
+            return (
+                self.live()
+                .select_related("user")
+                .get(user_code_digest=tokens.user_code_digest(normalized))
+            )
+        except self.model.DoesNotExist:
+            raise exceptions.SessionNotFound() from None
 
 
 class QRLoginSessionManager(models.Manager.from_queryset(QRLoginSessionQuerySet)):

@@ -1,7 +1,8 @@
 """Waking the PCs that wait on a session's status.
 
-Transitions call ``publish_on_commit``; long polls await ``notifier.wait``. Each process
-keeps one table of local waiters, woken by one of two backends:
+Transitions call ``publish_on_commit``; a long poll holds a ``notifier.listen()``
+registration and awaits it. Each process keeps one table of local waiters, woken by one of
+two backends:
 
 - in-process (no Redis configured): publishing wakes this process's waiters directly;
 - Redis pub/sub (the default cache is django-redis): publishing sends one PUBLISH, and one
@@ -175,10 +176,6 @@ class Notifier:
             self._backend_key = wanted
         return self._backend
 
-    @property
-    def healthy(self) -> bool:
-        return self.backend.healthy
-
     def publish(self, session_id: str) -> None:
         self.backend.publish(session_id)
 
@@ -187,11 +184,6 @@ class Notifier:
         backend = self.backend
         backend.ensure_listening()
         return Listener(self.waiters, backend, session_id, asyncio.get_running_loop())
-
-    async def wait(self, session_id: str, timeout: float) -> bool:
-        """Await (holding no thread) until the session may have changed; False on timeout."""
-        with self.listen(session_id) as listener:
-            return await listener.wait(timeout)
 
 
 class Listener:

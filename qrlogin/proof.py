@@ -4,16 +4,39 @@ An API client shows the secret it got at creation in the ``X-QRLogin-Secret`` he
 never sees the secret: the PC page keeps it in the browser's Django session, and unsafe
 requests must also pass Django's CSRF check. The secret is never read from a query string or a
 form body, where it would leak into logs and allow login CSRF.
+
+:func:`session_for_secret` is the one check; the DRF views (through :func:`pc_session`) and
+the ASGI status path (which reads the header and the browser session itself) both call it.
 """
+
+from collections.abc import Mapping
+from typing import Any
 
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext as _
 
-from .models import QRLoginSession
+from . import tokens
+from .client_info import client_ip, user_agent
+from .exceptions import CSRFFailed, SessionNotFound
+from .models import QRLoginSession, StartedSession
+from .payloads import safe_next
 
 HEADER = "X-QRLogin-Secret"
 SESSION_KEY = "qrlogin_pc_secrets"
 MAX_REMEMBERED = 5
+
+# Compared against when the id is unknown, so an unknown id costs what a wrong secret costs.
+_NO_SESSION_DIGEST = tokens.digest(tokens.new_secret())
+
+
+def start_session(request: HttpRequest, next_url: str = "") -> StartedSession:
+    """A new session for the PC behind ``request``; ``next`` is kept only if it is safe."""
+    return QRLoginSession.objects.start(
+        pc_ip=client_ip(request),
+        pc_user_agent=user_agent(request),
+        next_url=next_url if safe_next(request, next_url) == next_url else "",
+    )
 
 
 def remember_secret(request: HttpRequest, session_id: str, secret: str) -> None:
@@ -29,23 +52,41 @@ def forget_secret(request: HttpRequest, session_id: str) -> None:
         request.session[SESSION_KEY] = secrets
 
 
-def header_secret(request: HttpRequest) -> str | None:
-    return request.headers.get(HEADER)
-
-
-def session_secret(request: HttpRequest, session_id: str) -> str | None:
-    session = getattr(request, "session", None)
-    if session is None:
+def presented_secret(
+    header_value: str | None, browser_session: Mapping[str, Any] | None, session_id: str
+) -> str | None:
+    """The header's secret, else the one this browser's Django session keeps for the QR."""
+    if header_value is not None:
+        return header_value
+    if browser_session is None:
         return None
-    return session.get(SESSION_KEY, {}).get(session_id)
+    return browser_session.get(SESSION_KEY, {}).get(session_id)
 
 
-def has_pc_proof(request: HttpRequest, session: QRLoginSession) -> bool:
-    """True when the request proves it is this session's PC (header, or browser session)."""
-    secret = header_secret(request)
-    if secret is None:
-        secret = session_secret(request, session.public_id)
-    return session.check_secret(secret)
+def session_for_secret(public_id: str, secret: str | None) -> QRLoginSession:
+    """The session, only for its PC: anyone else gets the same ``SessionNotFound`` as an
+    unknown id, in body and in time (one digest comparison either way)."""
+    try:
+        session = QRLoginSession.objects.get_by_public_id(public_id)
+    except SessionNotFound:
+        tokens.matches(secret or "-", _NO_SESSION_DIGEST)
+        raise
+    if not session.check_secret(secret):
+        raise SessionNotFound()
+    return session
+
+
+def pc_session(request: HttpRequest, public_id: str) -> QRLoginSession:
+    """The session for a Django request from its PC; unsafe browser requests pass CSRF too."""
+    header_value = request.headers.get(HEADER)
+    secret = presented_secret(header_value, getattr(request, "session", None), public_id)
+    session = session_for_secret(public_id, secret)
+    if header_value is None and request.method not in ("GET", "HEAD", "OPTIONS"):
+        # Browser proof on an unsafe method: only then can a cross-site form ride the cookies.
+        reason = csrf_failure_reason(request)
+        if reason:
+            raise CSRFFailed(_("CSRF failed: %(reason)s") % {"reason": reason})
+    return session
 
 
 def csrf_failure_reason(request: HttpRequest) -> str | None:
@@ -58,8 +99,3 @@ def csrf_failure_reason(request: HttpRequest) -> str | None:
     check = _Check(lambda req: None)
     check.process_request(request)
     return check.process_view(request, None, (), {})
-
-
-def needs_csrf(request: HttpRequest) -> bool:
-    """Browser proof on an unsafe method: only then can a cross-site form ride the cookies."""
-    return header_secret(request) is None and request.method not in ("GET", "HEAD", "OPTIONS")

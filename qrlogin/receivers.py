@@ -2,13 +2,14 @@
 
 from typing import Any
 
+from .actors import Actor
 from .exceptions import TransitionError
-from .models import Actor, QRLoginSession
+from .models import QRLoginSession
 
 
 def cancel_logins_of_revoked_device(sender: Any, device: Any, **kwargs: Any) -> None:
     """Cancel the live sessions a just-revoked accounts device scanned or approved."""
-    key = f"device:{device.pk}"  # the device key qrlogin.client_info.phone_actor records
+    key = device.persistent_id  # the device key qrlogin.actors.phone_actor records
     revoker = Actor(user=device.user, device_key=key, device_name="revoked device")
     for session in QRLoginSession.objects.live().filter(phone_device_key=key):
         try:

@@ -38,11 +38,6 @@ class CreateSessionSerializer(serializers.Serializer):
     next = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class StatusQuerySerializer(serializers.Serializer):
-    wait = serializers.IntegerField(required=False, min_value=0, max_value=30, default=0)
-    since = serializers.ChoiceField(choices=Status.values, required=False)
-
-
 class CompleteSerializer(serializers.Serializer):
     device_id = serializers.CharField(required=False, max_length=128)
     device_type = serializers.ChoiceField(choices=DEVICE_TYPES, required=False, default="pc")

@@ -6,7 +6,8 @@ They count in Django's default cache, so with Redis every process shares one cou
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
-from .client_info import client_ip, phone_actor
+from .actors import phone_actor
+from .client_info import client_ip
 from .conf import qrlogin_settings
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -20,10 +20,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from . import proof, throttling
-from .api import created_payload, get_session, pc_payload, start_session
-from .client_info import phone_actor
-from .exceptions import TransitionError
+from .actors import phone_actor
+from .errors import error_body
+from .exceptions import SessionNotFound, TransitionError
 from .models import QRLoginSession
+from .payloads import created_payload, pc_payload
 
 
 def protected_page(view: Any) -> Any:
@@ -48,7 +49,7 @@ def throttled_response(request: HttpRequest) -> HttpResponse | None:
         response = render(request, "qrlogin/throttled.html", status=429)
     else:
         detail = _("Too many login codes requested; try again shortly.")
-        response = JsonResponse({"detail": detail, "code": "throttled"}, status=429)
+        response = JsonResponse(error_body(detail, "throttled"), status=429)
     wait = throttle.wait()
     if wait is not None:
         response["Retry-After"] = str(max(1, math.ceil(wait)))
@@ -80,7 +81,7 @@ def pc_login(request: HttpRequest) -> HttpResponse:
 
 def new_qr_for_browser(request: HttpRequest, next_url: str = "") -> dict:
     """Start a session whose proof is this browser's Django session (the secret stays here)."""
-    started = start_session(request, next_url)
+    started = proof.start_session(request, next_url)
     proof.remember_secret(request, started.session.public_id, started.secret)
     payload = created_payload(request, started)
     payload.update(client_urls(started.session.public_id))
@@ -104,8 +105,8 @@ def phone_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
     scans, then asks for the number); POST "deny" scans and denies.
     """
     try:
-        session = get_session(public_id)
-    except (QRLoginSession.DoesNotExist, Http404):
+        session = QRLoginSession.objects.get_by_public_id(public_id)
+    except SessionNotFound:
         return render(request, "qrlogin/phone.html", {"missing": True}, status=404)
     session.refresh_status()
     # Every name the template tests is set: a missing one makes Django's template logger
@@ -166,7 +167,7 @@ def phone_code(request: HttpRequest) -> HttpResponse:
         return response
     try:
         session = QRLoginSession.objects.get_by_user_code(request.POST.get("code", ""))
-    except QRLoginSession.DoesNotExist:
+    except SessionNotFound:
         context = {"error": _("No login request shows this code. Check it and try again.")}
         return render(request, "qrlogin/code.html", context, status=404)
     return redirect("qrlogin:phone", public_id=session.public_id)

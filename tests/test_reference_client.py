@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from qrlogin.api import mask_name
+from qrlogin.payloads import mask_name
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 CLIENT_PATH = Path(__file__).resolve().parents[1] / "docs" / "examples" / "qrlogin_client.py"

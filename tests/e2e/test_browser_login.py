@@ -18,8 +18,8 @@ from django.conf import settings
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
-from qrlogin.api import mask_name
 from qrlogin.models import QRLoginSession
+from qrlogin.payloads import mask_name
 from tests.e2e.conftest import TIMEOUT_MS
 from tests.factories import DEFAULT_PASSWORD, DeviceFactory, UserFactory, make_device_token
 

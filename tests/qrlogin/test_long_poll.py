@@ -1,70 +1,19 @@
 """The status endpoint under ASGI (long poll, no thread while parked) and under WSGI."""
 
 import asyncio
-import json
 import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.asgi import get_asgi_application
 
-from qrlogin.asgi import QRLoginASGIMiddleware, StatusRequest
-from qrlogin.models import Actor, QRLoginSession
+from qrlogin.actors import Actor
+from qrlogin.asgi import StatusRequest
+from qrlogin.models import QRLoginSession
 from qrlogin.notify import notifier
+from tests.asgi import ASGIRequest as Poll
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-app = QRLoginASGIMiddleware(get_asgi_application())
-
-
-class Poll:
-    """One ASGI request to the app, driven by hand: no server, no sleeps."""
-
-    def __init__(self, path: str, headers: dict[str, str] | None = None) -> None:
-        path, _, query = path.partition("?")
-        self.scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": query.encode(),
-            "headers": [
-                (k.lower().encode(), v.encode())
-                for k, v in {"Host": "testserver", **(headers or {})}.items()
-            ],
-            "client": ("127.0.0.1", 5000),
-            "server": ("testserver", 80),
-        }
-        self.disconnect = asyncio.Event()
-        self.body_sent = False
-        self.messages: list[dict] = []
-
-    async def receive(self) -> dict:
-        if not self.body_sent:  # the (empty) request body first, as a server sends it
-            self.body_sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await self.disconnect.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: dict) -> None:
-        self.messages.append(message)
-
-    async def run(self) -> "Poll":
-        await app(self.scope, self.receive, self.send)
-        return self
-
-    @property
-    def status(self) -> int:
-        return self.messages[0]["status"]
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.messages[1]["body"])
 
 
 def new_session():
@@ -232,3 +181,14 @@ def test_the_deadline_is_read_as_expired():
         return await asyncio.wait_for(poll.run(), 5)
 
     assert asyncio.run(scenario()).json["status"] == "expired"
+
+
+def test_the_wait_cap_is_long_poll_max(settings):
+    """One cap: ``LONG_POLL_MAX`` (the contract's 30 by default), on both paths."""
+    started = new_session()
+    settings.QRLOGIN = {"LONG_POLL_MAX": 5}
+    too_long = asyncio.run(Poll(url(started, "?wait=6"), secret_header(started)).run())
+    assert too_long.status == 400 and too_long.json["code"] == "invalid"
+    assert "wait" in too_long.json["errors"]
+    at_once = asyncio.run(Poll(url(started, "?wait=5&since=scanned"), secret_header(started)).run())
+    assert at_once.status == 200 and at_once.json["status"] == "pending"

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from qrlogin.actors import Actor
 from qrlogin.exceptions import TransitionError
-from qrlogin.models import Actor, QRLoginSession
+from qrlogin.models import QRLoginSession
 from qrlogin_accounts.issuers import issue_device_token
 from qrlogin_accounts.models import DeviceToken
 from tests.factories import UserFactory

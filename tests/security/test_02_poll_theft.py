@@ -9,15 +9,13 @@ Django session of the browser that created the QR plus its CSRF token). Without 
 is the same 404 as for an unknown id, on WSGI and on the ASGI long-poll path alike.
 """
 
-import asyncio
 import json
 
 import pytest
-from django.core.asgi import get_asgi_application
 from django.test import Client
 from rest_framework.test import APIClient
 
-from qrlogin.asgi import QRLoginASGIMiddleware
+from tests.asgi import ASGIRequest
 from tests.security.support import (
     ATTACKER_IP,
     NOT_FOUND,
@@ -160,44 +158,11 @@ class TestBrowserPC:
 class TestAsgiLongPollPath:
     """Under ASGI the status GET never reaches the DRF view: attack the middleware too."""
 
-    app = QRLoginASGIMiddleware(get_asgi_application())
-
     def get(self, path: str, headers: dict | None = None, method: str = "GET"):
-        path, _, query = path.partition("?")
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": query.encode(),
-            "headers": [
-                (k.lower().encode(), v.encode())
-                for k, v in {"Host": "testserver", **(headers or {})}.items()
-            ],
-            "client": (ATTACKER_IP, 50000),
-            "server": ("testserver", 80),
-        }
-        sent: list[dict] = []
-        body_sent: list[bool] = []
-
-        async def receive():
-            if not body_sent:  # the (empty) request body first, as a server sends it
-                body_sent.append(True)
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await asyncio.sleep(3600)  # the client never hangs up: every answer must be prompt
-            return {"type": "http.disconnect"}
-
-        async def send(message):
-            sent.append(message)
-
-        asyncio.run(self.app(scope, receive, send))
-        headers = {k.decode().lower(): v.decode() for k, v in sent[0].get("headers", [])}
-        body = b"".join(m.get("body", b"") for m in sent[1:])
-        return sent[0]["status"], headers, body
+        # The client never hangs up: every answer must be prompt.
+        request = ASGIRequest(path, headers, method=method, client=(ATTACKER_IP, 50000))
+        request.run_sync()
+        return request.status, request.headers, request.body
 
     def test_no_proof_is_the_same_404_as_an_unknown_id(self, pc, phone):
         confirmed(pc, phone)

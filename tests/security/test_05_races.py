@@ -23,27 +23,51 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 import qrlogin.api
-from qrlogin.models import QRLoginEvent
+from qrlogin.models import QRLoginEvent, QRLoginSession
 from qrlogin_accounts.models import DeviceToken
 from tests.conftest import PC_IP
 from tests.security.support import assert_error, session_row
 
 
-def interleave(monkeypatch, rival) -> list:
+class Interleaving(list):
+    """The rival's results, and what the first request held when the rival ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[QRLoginSession] = []
+        self.seen: list[tuple[str, str]] = []  # (first request's copy, the row after the rival)
+
+    def first_request_held_a_stale_copy(self) -> bool:
+        """The race was real: the first request went on with a status the rival had changed."""
+        return len(self.seen) == 1 and self.seen[0][0] != self.seen[0][1]
+
+
+def interleave(monkeypatch, rival) -> Interleaving:
     """Run ``rival()`` once, inside the next API request, between its read and its write.
 
     Every qrlogin API view reads the session row first, then builds the actor
     (``pc_actor``/``phone_actor``) and calls the transition; the rival runs at that moment.
     """
-    results: list = []
-    started: list[bool] = []
+    results = Interleaving()
+    manager_class = type(QRLoginSession.objects)
+    original_get = manager_class.get_by_public_id
+
+    def recording_get(self, public_id):
+        session = original_get(self, public_id)
+        results.loaded.append(session)
+        return session
+
+    monkeypatch.setattr(manager_class, "get_by_public_id", recording_get)
     for name in ("pc_actor", "phone_actor"):
         original = getattr(qrlogin.api, name)
 
         def hooked(request, _original=original):
-            if not started:  # once: the rival's own request passes straight through
-                started.append(True)
+            if not results.seen:  # once: the rival's own request passes straight through
+                copy = results.loaded[-1]
+                held = copy.status
+                results.seen.append(("", ""))
                 results.append(rival())
+                results.seen[0] = (held, session_row(copy.public_id).status)
             return _original(request)
 
         monkeypatch.setattr(qrlogin.api, name, hooked)
@@ -68,6 +92,7 @@ class TestInterleavings:
         rival = interleave(monkeypatch, lambda: pc.complete({"device_id": "rival-pc"}))
         first = pc.complete({"device_id": "first-pc"})
         assert rival[0].status_code == 200
+        assert rival.first_request_held_a_stale_copy()
         assert_error(first, 409, "invalid_state")
         assert (
             DeviceToken.objects.filter(device__user=phone.user, device__device_type="pc").count()
@@ -80,6 +105,7 @@ class TestInterleavings:
         rival = interleave(monkeypatch, lambda: phone.confirm(pc.id, temp))
         first = phone.confirm(pc.id, temp)
         assert rival[0].status_code == 200
+        assert rival.first_request_held_a_stale_copy()
         assert_error(first, 409, "invalid_state")
         assert events(pc) == ["scanned", "confirmed"]
 
@@ -88,6 +114,7 @@ class TestInterleavings:
         rival = interleave(monkeypatch, lambda: phone.deny(pc.id, temp))
         confirm = phone.confirm(pc.id, temp)
         assert rival[0].status_code == 200
+        assert rival.first_request_held_a_stale_copy()
         assert_error(confirm, 409, "invalid_state")
         assert session_row(pc.id).status == "denied"
         assert events(pc) == ["scanned", "denied"]
@@ -96,6 +123,7 @@ class TestInterleavings:
         rival = interleave(monkeypatch, lambda: pc.cancel())
         scan = phone.scan(pc.id)
         assert rival[0].status_code == 200
+        assert rival.first_request_held_a_stale_copy()
         assert_error(scan, 409, "invalid_state")
         row = session_row(pc.id)
         assert row.status == "cancelled" and row.user_id is None and not row.temp_token_digest
@@ -106,6 +134,7 @@ class TestInterleavings:
         rival = interleave(monkeypatch, lambda: other.scan(pc.id))
         scan = phone.scan(pc.id)
         assert rival[0].status_code == 200
+        assert rival.first_request_held_a_stale_copy()
         assert_error(scan, 409, "invalid_state")
         assert session_row(pc.id).user_id == other.user.pk
 
@@ -114,6 +143,7 @@ class TestInterleavings:
         rival = interleave(monkeypatch, lambda: pc.cancel())
         confirm = phone.confirm(pc.id, temp)
         assert rival[0].status_code == 200
+        assert rival.first_request_held_a_stale_copy()
         assert_error(confirm, 409, "invalid_state")
         assert session_row(pc.id).status == "cancelled"
 
@@ -123,6 +153,7 @@ class TestInterleavings:
         rival = interleave(monkeypatch, lambda: pc.cancel())
         complete = pc.complete({"device_id": "pc-1"})
         assert rival[0].status_code == 200
+        assert rival.first_request_held_a_stale_copy()
         assert_error(complete, 409, "invalid_state")
         assert not DeviceToken.objects.filter(device__device_id="pc-1").exists()
 
@@ -160,6 +191,7 @@ class TestConfirmVersusExpiry:
         rival = interleave(monkeypatch, poll_after_the_deadline)
         confirm = phone.confirm(pc.id, temp)
         assert rival[0].json()["status"] == "expired"
+        assert rival.first_request_held_a_stale_copy()
         assert_error(confirm, 410, "expired")
         assert events(pc) == ["scanned", "expired"]
 

@@ -18,7 +18,8 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from qrlogin.models import Actor, QRLoginEvent, QRLoginSession
+from qrlogin.actors import Actor
+from qrlogin.models import QRLoginEvent, QRLoginSession
 from qrlogin_accounts.models import Device
 from tests.conftest import PC_IP
 from tests.factories import DEFAULT_PASSWORD, UserFactory

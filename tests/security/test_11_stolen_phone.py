@@ -137,7 +137,7 @@ class TestTrail:
         by_spare = thiefs_pc()
         spare.confirm(by_spare["id"], spare.scan(by_spare["id"]).json()["temp_token"])
 
-        key = f"device:{stolen.device.pk}"
+        key = stolen.device.persistent_id
         confirmed = QRLoginEvent.objects.filter(device_key=key, kind="confirmed")
         assert sorted(e.session.public_id for e in confirmed) == sorted(approved)
         for event in confirmed:
@@ -186,7 +186,7 @@ class TestSignals:
         finally:
             for name in self.NAMES:
                 getattr(signals, f"session_{name}").disconnect(dispatch_uid=f"sec-{name}")
-        device = f"device:{phone.device.pk}"
+        device = phone.device.persistent_id
         assert received == [
             ("scanned", completed.id, device, "scanned"),
             ("confirmed", completed.id, device, "confirmed"),

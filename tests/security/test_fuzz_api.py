@@ -38,7 +38,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from qrlogin.models import Actor, QRLoginSession
+from qrlogin.actors import Actor
+from qrlogin.models import QRLoginSession
 from qrlogin_accounts.models import DeviceToken
 from tests.factories import DeviceFactory, auth_headers
 
@@ -58,7 +59,7 @@ seen: dict[str, set[int]] = defaultdict(set)
 def phone() -> tuple[object, str, Actor]:
     device = DeviceFactory()
     _token, raw = DeviceToken.objects.issue(device)
-    return device, raw, Actor(user=device.user, device_key=f"device:{device.pk}", ip="127.0.0.1")
+    return device, raw, Actor(user=device.user, device_key=device.persistent_id, ip="127.0.0.1")
 
 
 def real_session(state: str, actor: Actor):

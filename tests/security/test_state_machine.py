@@ -36,7 +36,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from qrlogin import exceptions
-from qrlogin.models import LIVE_STATES, TERMINAL_STATES, Actor, QRLoginEvent, QRLoginSession
+from qrlogin.actors import Actor
+from qrlogin.models import LIVE_STATES, TERMINAL_STATES, QRLoginEvent, QRLoginSession
 from qrlogin_accounts.issuers import issue_device_token
 from qrlogin_accounts.models import DeviceToken
 
