@@ -26,30 +26,30 @@ task waiting for the client to hang up. Every other request goes to Django uncha
 """
 
 import asyncio
-import json
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.urls import Resolver404, resolve
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
-from . import proof
+from . import proof, snapshot
 from .errors import error_body, qrlogin_error_body
 from .exceptions import QRLoginError, SessionNotFound
 from .models import QRLoginSession
 from .notify import notifier
-from .payloads import status_payload
+from .payloads import render_json
 from .polling import parse_status_query
 
 Scope = dict[str, Any]
@@ -80,7 +80,7 @@ class QRLoginASGIMiddleware:
             return
         request = StatusRequest(scope, receive, send, public_id)
         # Error details in the language LocaleMiddleware would pick for this request.
-        with translation.override(request.language()):
+        with translation.override(request.language):
             await request.answer()
 
     @staticmethod
@@ -102,20 +102,46 @@ class QRLoginASGIMiddleware:
         return match.kwargs["public_id"]
 
 
-class StatusRequest:
-    def __init__(self, scope: Scope, receive: Receive, send: Send, public_id: str) -> None:
-        self.scope, self.receive, self.send, self.public_id = scope, receive, send, public_id
-        self.headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-        }
-        self.cookies = parse_cookie(self.headers.get("cookie", ""))
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What a poll knows of its session: all a parked poll holds besides its socket."""
 
-    def language(self) -> str:
-        """Django's choice from the language cookie, then Accept-Language, then LANGUAGE_CODE."""
-        request = HttpRequest()
-        request.COOKIES = self.cookies
-        request.META["HTTP_ACCEPT_LANGUAGE"] = self.headers.get("accept-language", "")
-        return translation.get_language_from_request(request)
+    status: str
+    expires_at: float
+    body: bytes
+
+
+class StatusRequest:
+    """One status request. It keeps only what it needs to answer, not the request headers."""
+
+    __slots__ = (
+        "browser_key",
+        "language",
+        "method",
+        "public_id",
+        "query",
+        "receive",
+        "secret",
+        "send",
+    )
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, public_id: str) -> None:
+        self.receive, self.send, self.public_id = receive, send, public_id
+        self.method = scope["method"]
+        self.query = scope.get("query_string", b"")
+        secret_header = proof.HEADER.lower().encode()
+        self.secret: str | None = None
+        cookie = accept_language = ""
+        for name, value in scope["headers"]:
+            if name == secret_header:
+                self.secret = value.decode("latin-1")
+            elif name == b"cookie":
+                cookie = value.decode("latin-1")
+            elif name == b"accept-language":
+                accept_language = value.decode("latin-1")
+        cookies = parse_cookie(cookie) if cookie else {}
+        self.browser_key: str | None = cookies.get(settings.SESSION_COOKIE_NAME) or None
+        self.language = _language(cookies, accept_language)
 
     async def answer(self) -> None:
         try:
@@ -126,65 +152,80 @@ class StatusRequest:
         # Listen before the first read: a phone acting between the read and the park would
         # otherwise go unheard until the wait ran out.
         with notifier.listen(self.public_id) as listener:
-            try:
-                session = await _in_pool(self._load_for_pc)
-            except SessionNotFound as exc:
-                await self._respond(exc.status_code, qrlogin_error_body(exc))
-                return
-            except Exception:
-                await self._respond(503, _unavailable())
-                return
-            since = query.since or session.status
-            if not (query.wait and session.status == since):
-                await self._respond(200, status_payload(session))
+            known = await self._from_snapshot()
+            if known is None:
+                try:
+                    known = await _in_pool(self._from_database)
+                except SessionNotFound as exc:
+                    await self._respond(exc.status_code, qrlogin_error_body(exc))
+                    return
+                except Exception:
+                    await self._respond(503, _unavailable())
+                    return
+            since = query.since or known.status
+            if not (query.wait and known.status == since):
+                await self._respond(200, known.body)
                 return
             # Headers now, body when something changes: the client (and a test) can tell a
             # parked poll from one still on its way. Every error was answered above.
             await self._start(200)
-            session = await self._park(session, since, query.wait, listener)
-        if session is not None:  # None: the client went away
-            await self._body(status_payload(session))
+            known = await self._park(known, since, query.wait, listener)
+        if known is not None:  # None: the client went away
+            await self._body(known.body)
 
     def _query(self) -> dict[str, str]:
-        raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw = parse_qs(self.query.decode("latin-1"))
         return {k: v[-1] for k, v in raw.items()}
 
-    def _load_for_pc(self) -> QRLoginSession:
-        """The session if this request proves it is the PC (``proof``'s one check)."""
-        header_value = self.headers.get(proof.HEADER.lower())
-        browser_session = self._browser_session() if header_value is None else None
-        secret = proof.presented_secret(header_value, browser_session, self.public_id)
+    async def _from_snapshot(self, *, changed_from: str | None = None) -> Known | None:
+        """The snapshot, if it proves this PC and may be trusted now; None: read the database.
+
+        ``changed_from``: after a wake-up, only a snapshot showing the change is trusted.
+        """
+        snap = await snapshot.read(self.public_id)
+        if snap is None or snap.is_past_deadline() or snap.status == changed_from:
+            return None
+        if not snap.proves(self.secret, None if self.secret else self.browser_key):
+            return None  # a wrong proof goes where an unknown id goes: the same cost
+        return Known(snap.status, snap.expires_at, snap.body)
+
+    def _from_database(self) -> Known:
+        """The session if this request proves it is the PC (``proof``'s one check).
+
+        Refreshes the snapshot, so the next poll (on any process) need not come here.
+        """
+        browser_session = None
+        if self.secret is None and self.browser_key:
+            engine = import_module(settings.SESSION_ENGINE)
+            browser_session = engine.SessionStore(self.browser_key)
+        secret = proof.presented_secret(self.secret, browser_session, self.public_id)
         session = proof.session_for_secret(self.public_id, secret)
         session.refresh_status()
-        return session
+        snap = snapshot.snapshot_of(session, self.browser_key if browser_session else None)
+        snapshot.store().write(self.public_id, snap)
+        return Known(snap.status, snap.expires_at, snap.body)
 
-    def _browser_session(self) -> Any:
-        session_key = self.cookies.get(settings.SESSION_COOKIE_NAME)
-        if not session_key:
-            return {}
-        engine = import_module(settings.SESSION_ENGINE)
-        return engine.SessionStore(session_key)
+    def _reread(self) -> Known:
+        session = QRLoginSession.objects.get_by_public_id(self.public_id)
+        session.refresh_status()
+        snap = snapshot.snapshot_of(session)
+        snapshot.store().write(self.public_id, snap)
+        return Known(snap.status, snap.expires_at, snap.body)
 
-    def _reload(self, session: QRLoginSession) -> QRLoginSession:
-        fresh = QRLoginSession.objects.select_related("user").get(pk=session.pk)
-        fresh.refresh_status()
-        return fresh
-
-    async def _park(
-        self, session: QRLoginSession, since: str, wait: float, listener: Any
-    ) -> QRLoginSession | None:
+    async def _park(self, known: Known, since: str, wait: float, listener: Any) -> Known | None:
         """Wait, holding no thread, until the status differs from ``since`` or time is up.
 
-        The database is read again only when it may say something new: after a wake-up,
-        at the session's deadline (it expires on that read), or every few seconds while
-        Redis is down. A wait that simply runs out answers the status it already has.
+        After a wake-up the snapshot says what changed; the database is read only when it
+        does not show the change, at the session's deadline (it expires on that read), or
+        every few seconds while Redis is down. A wait that simply runs out answers what it
+        already has.
         """
         loop = asyncio.get_running_loop()
         give_up = loop.time() + wait
         hang_up = asyncio.ensure_future(self._wait_for_disconnect())
         try:
-            while session.status == since:
-                to_deadline = max((session.expires_at - timezone.now()).total_seconds() + 0.05, 0)
+            while known.status == since:
+                to_deadline = max(known.expires_at - time.time() + 0.05, 0)
                 deadline_first = to_deadline <= give_up - loop.time()
                 left = min(give_up - loop.time(), to_deadline)
                 if left <= 0:
@@ -198,34 +239,46 @@ class StatusRequest:
                     break
                 listener.close()
                 listener = notifier.listen(self.public_id)  # before the read, as above
-                try:
-                    session = await _in_pool(self._reload, session)
-                except Exception:
-                    break  # answer what we know; the client asks again
+                fresh = None
+                if woken.result() and not deadline_first:
+                    fresh = await self._from_snapshot(changed_from=since)
+                if fresh is None:
+                    try:
+                        fresh = await _in_pool(self._reread)
+                    except Exception:
+                        break  # answer what we know; the client asks again
+                known = fresh
         finally:
             hang_up.cancel()
             listener.close()
-        return session
+        return known
 
     async def _wait_for_disconnect(self) -> None:
         while (await self.receive())["type"] != "http.disconnect":
             pass
 
-    async def _respond(self, status: int, data: dict) -> None:
-        body = _render(data)
+    async def _respond(self, status: int, body: dict | bytes) -> None:
+        if isinstance(body, dict):
+            body = render_json(body)
         await self._start(status, [(b"content-length", str(len(body)).encode())])
-        await self._body(data, body)
+        await self._body(body)
 
     async def _start(self, status: int, extra: list | None = None) -> None:
         headers = [*NO_STORE, *(extra or [])]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
-    async def _body(self, data: dict, body: bytes | None = None) -> None:
-        if self.scope["method"] == "HEAD":
+    async def _body(self, body: bytes) -> None:
+        if self.method == "HEAD":
             body = b""
-        elif body is None:
-            body = _render(data)
         await self.send({"type": "http.response.body", "body": body})
+
+
+def _language(cookies: dict[str, str], accept_language: str) -> str:
+    """Django's choice from the language cookie, then Accept-Language, then LANGUAGE_CODE."""
+    request = HttpRequest()
+    request.COOKIES = cookies
+    request.META["HTTP_ACCEPT_LANGUAGE"] = accept_language
+    return translation.get_language_from_request(request)
 
 
 def _host_allowed(scope: Scope) -> bool:
@@ -250,13 +303,6 @@ async def _in_pool(function: Callable, *args: Any) -> Any:
             close_old_connections()
 
     return await sync_to_async(run, thread_sensitive=False)()
-
-
-def _render(data: dict) -> bytes:
-    """JSON as the qrlogin API views render it (``api.QRLoginAPIView``: same encoder)."""
-    return json.dumps(
-        data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
-    ).encode()
 
 
 def _unavailable() -> dict:

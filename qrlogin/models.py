@@ -17,7 +17,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import exceptions, notify, signals, tokens
+from . import exceptions, notify, signals, snapshot, tokens
 from .actors import SYSTEM, Actor
 from .client_info import same_network
 from .conf import qrlogin_settings
@@ -118,6 +118,8 @@ class QRLoginSessionManager(models.Manager.from_queryset(QRLoginSessionQuerySet)
             pc_ip=pc_ip,
             pc_user_agent=pc_user_agent[:512],
         )
+        # The first poll, on any process, is answered from the snapshot.
+        transaction.on_commit(lambda: snapshot.write(session), robust=True)
         return StartedSession(session=session, secret=secret, user_code=user_code)
 
 
@@ -364,7 +366,7 @@ class QRLoginSession(models.Model):
         )
         signal = getattr(signals, f"session_{self.status}")
         transaction.on_commit(lambda: signals.send(signal, session=self, event=event))
-        notify.publish_on_commit(self.public_id)
+        notify.publish_on_commit(self)
 
 
 class QRLoginEvent(models.Model):

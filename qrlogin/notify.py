@@ -22,11 +22,16 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.core.cache import caches
 from django.db import transaction
 
+from . import snapshot
 from .conf import qrlogin_settings
+
+if TYPE_CHECKING:
+    from .models import QRLoginSession
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +236,12 @@ def _resolve(future: asyncio.Future[None]) -> None:
 notifier = Notifier()
 
 
-def publish_on_commit(session_id: str) -> None:
-    """Tell waiting PCs, once the transition is visible to their database reads."""
-    transaction.on_commit(lambda: notifier.publish(session_id), robust=True)
+def publish_on_commit(session: QRLoginSession) -> None:
+    """Once the transition is visible to database reads: store the session's status snapshot,
+    then wake its waiting PCs (in that order, so a woken PC reads the change)."""
+
+    def announce() -> None:
+        snapshot.write(session)
+        notifier.publish(session.public_id)
+
+    transaction.on_commit(announce, robust=True)

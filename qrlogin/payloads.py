@@ -3,8 +3,10 @@
 Plain dicts from models, with no DRF: the pages and the status hot path import this module.
 """
 
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -89,3 +91,11 @@ def scan_payload(request: HttpRequest, session: QRLoginSession, temp_token: str)
         "verification": "number" if session.verification_code else "none",
         "pc": pc_payload(request, session),
     }
+
+
+def render_json(data: dict[str, Any]) -> bytes:
+    """A body as the qrlogin API renders it (``api.QRLoginJSONRenderer``: Django's encoder,
+    compact, UTF-8), for the ASGI path and the status snapshots."""
+    return json.dumps(
+        data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
+    ).encode()

@@ -12,11 +12,12 @@ the ASGI status path (which reads the header and the browser session itself) bot
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 
-from . import tokens
+from . import snapshot, tokens
 from .client_info import client_ip, user_agent
 from .exceptions import CSRFFailed, SessionNotFound
 from .models import QRLoginSession, StartedSession
@@ -39,17 +40,26 @@ def start_session(request: HttpRequest, next_url: str = "") -> StartedSession:
     )
 
 
-def remember_secret(request: HttpRequest, session_id: str, secret: str) -> None:
-    """Keep the secret of a QR this browser created (the newest few only)."""
+def remember_secret(request: HttpRequest, session: QRLoginSession, secret: str) -> None:
+    """Keep the secret of a QR this browser created (the newest few only).
+
+    The status snapshot learns this browser's session key (as a digest), so its polls are
+    proven without reading the session store: holding the key is holding the secret.
+    """
     secrets = dict(request.session.get(SESSION_KEY, {}))
-    secrets[session_id] = secret
+    secrets[session.public_id] = secret
     request.session[SESSION_KEY] = dict(list(secrets.items())[-MAX_REMEMBERED:])
+    if request.session.session_key is None:
+        request.session.save()  # a first visit: the key the cookie will carry, now
+    key = request.session.session_key
+    transaction.on_commit(lambda: snapshot.write(session, browser_key=key), robust=True)
 
 
 def forget_secret(request: HttpRequest, session_id: str) -> None:
     secrets = dict(request.session.get(SESSION_KEY, {}))
     if secrets.pop(session_id, None) is not None:
         request.session[SESSION_KEY] = secrets
+        snapshot.forget_browser(session_id)
 
 
 def presented_secret(

@@ -82,7 +82,7 @@ def pc_login(request: HttpRequest) -> HttpResponse:
 def new_qr_for_browser(request: HttpRequest, next_url: str = "") -> dict:
     """Start a session whose proof is this browser's Django session (the secret stays here)."""
     started = proof.start_session(request, next_url)
-    proof.remember_secret(request, started.session.public_id, started.secret)
+    proof.remember_secret(request, started.session, started.secret)
     payload = created_payload(request, started)
     payload.update(client_urls(started.session.public_id))
     return payload

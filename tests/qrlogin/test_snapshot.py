@@ -1,0 +1,215 @@
+"""The status snapshot: an unchanged poll reads no database, and the database stays the truth.
+
+Each test runs on the store the settings choose: this process's memory on the embedded
+default, Redis (read with ``redis.asyncio``) on the PostgreSQL + Redis run.
+"""
+
+import asyncio
+import contextlib
+import logging
+import threading
+
+import pytest
+from django.db.backends.utils import CursorWrapper
+from django.test import Client
+
+from qrlogin import snapshot
+from qrlogin.actors import Actor
+from qrlogin.models import QRLoginSession
+from tests.asgi import ASGIRequest
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@contextlib.contextmanager
+def queries_on_every_thread():
+    """Count SQL statements run by any thread (the ASGI path reads on pool threads)."""
+    seen: list[str] = []
+    lock = threading.Lock()
+    real_execute, real_executemany = CursorWrapper.execute, CursorWrapper.executemany
+
+    def execute(self, sql, params=None):
+        with lock:
+            seen.append(sql)
+        return real_execute(self, sql, params)
+
+    def executemany(self, sql, param_list):
+        with lock:
+            seen.append(sql)
+        return real_executemany(self, sql, param_list)
+
+    CursorWrapper.execute, CursorWrapper.executemany = execute, executemany
+    try:
+        yield seen
+    finally:
+        CursorWrapper.execute, CursorWrapper.executemany = real_execute, real_executemany
+
+
+def poll(started, query: str = "", headers: dict | None = None) -> ASGIRequest:
+    path = f"/qrlogin/api/sessions/{started.session.public_id}/{query}"
+    if headers is None:
+        headers = {"X-QRLogin-Secret": started.secret}
+    return ASGIRequest(path, headers).run_sync()
+
+
+def phone_actor() -> Actor:
+    user = UserFactory()
+    return Actor(user=user, device_key=f"device:{user.pk}", device_name="Phone")
+
+
+def test_a_known_session_is_answered_without_the_database():
+    started = QRLoginSession.objects.start(pc_ip="127.0.0.1")
+    with queries_on_every_thread() as seen:
+        first = poll(started)
+        again = poll(started, "?wait=0")
+    assert first.status == again.status == 200
+    assert first.json["status"] == "pending"
+    assert seen == []
+
+
+def test_the_snapshot_body_is_the_api_body(client):
+    started = QRLoginSession.objects.start(pc_ip="127.0.0.1")
+    started.session.scan(phone_actor())
+    drf = client.get(
+        f"/qrlogin/api/sessions/{started.session.public_id}/",
+        HTTP_X_QRLOGIN_SECRET=started.secret,
+    )
+    assert poll(started).body == drf.content
+    assert poll(started).json["status"] == "scanned"
+
+
+def test_a_browser_pc_is_proven_without_reading_its_session_store():
+    browser = Client()
+    page = browser.get("/qrlogin/")
+    session_id = page.context["qr"]["id"]
+    cookie = f"sessionid={browser.cookies['sessionid'].value}"
+    path = f"/qrlogin/api/sessions/{session_id}/"
+    with queries_on_every_thread() as seen:
+        answer = ASGIRequest(path, {"Cookie": cookie}).run_sync()
+    assert answer.status == 200 and answer.json["status"] == "pending"
+    assert seen == []
+
+
+def test_another_browser_is_refused_like_an_unknown_id():
+    owner, thief = Client(), Client()
+    session_id = owner.get("/qrlogin/").context["qr"]["id"]
+    thief.get("/qrlogin/")
+    cookie = f"sessionid={thief.cookies['sessionid'].value}"
+    stolen = ASGIRequest(f"/qrlogin/api/sessions/{session_id}/", {"Cookie": cookie}).run_sync()
+    unknown = ASGIRequest("/qrlogin/api/sessions/" + "A" * 32 + "/", {"Cookie": cookie})
+    assert stolen.status == 404 and stolen.body == unknown.run_sync().body
+
+
+def test_a_wrong_secret_goes_where_an_unknown_id_goes():
+    """Only a proof the snapshot confirms is answered from it: a wrong secret reads the
+    database, as an unknown id does, so neither is faster (and the bodies are the same)."""
+    started = QRLoginSession.objects.start(pc_ip="127.0.0.1")
+    with queries_on_every_thread() as wrong_reads:
+        wrong = poll(started, headers={"X-QRLogin-Secret": "x" * 43})
+    unknown_path = "/qrlogin/api/sessions/" + "B" * 32 + "/"
+    with queries_on_every_thread() as unknown_reads:
+        unknown = ASGIRequest(unknown_path, {"X-QRLogin-Secret": "x" * 43}).run_sync()
+    assert wrong.status == unknown.status == 404
+    assert wrong.body == unknown.body
+    assert len(wrong_reads) == len(unknown_reads) == 1
+
+
+def test_a_transition_elsewhere_reaches_a_parked_poll():
+    """The transition writes the snapshot on commit, then wakes: the poll reads the change."""
+    started = QRLoginSession.objects.start(pc_ip="127.0.0.1")
+    phone = phone_actor()
+
+    async def scenario():
+        request = ASGIRequest(
+            f"/qrlogin/api/sessions/{started.session.public_id}/?wait=20&since=pending",
+            {"X-QRLogin-Secret": started.secret},
+        )
+        task = asyncio.ensure_future(request.run())
+        while not request.messages:  # parked: the headers went out
+            await asyncio.sleep(0.005)
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(
+            lambda: QRLoginSession.objects.get(pk=started.session.pk).scan(phone),
+            thread_sensitive=False,
+        )()
+        await asyncio.wait_for(task, 10)
+        return request
+
+    answer = asyncio.run(scenario())
+    assert answer.json["status"] == "scanned"
+    assert answer.json["scanned_by"]["display_name"]
+
+
+def test_a_lost_snapshot_is_read_from_the_database():
+    started = QRLoginSession.objects.start(pc_ip="127.0.0.1")
+    started.session.scan(phone_actor())
+    _drop(started.session.public_id)
+    with queries_on_every_thread() as seen:
+        answer = poll(started)
+    assert answer.json["status"] == "scanned"
+    assert seen  # the database answered, and the snapshot is back:
+    with queries_on_every_thread() as seen_again:
+        assert poll(started).json["status"] == "scanned"
+    assert seen_again == []
+
+
+def test_a_snapshot_never_moves_back():
+    started = QRLoginSession.objects.start(pc_ip="127.0.0.1")
+    session = started.session
+    phone = phone_actor()
+    stale = QRLoginSession.objects.get(pk=session.pk)  # read while pending
+    scan = session.scan(phone)
+    session.confirm(phone, scan.temp_token)
+    snapshot.write(stale)  # a slow writer, late, with its pending copy
+    assert poll(started).json["status"] == "confirmed"
+
+
+def test_the_deadline_passes_on_the_snapshot(clock):
+    started = QRLoginSession.objects.start(pc_ip="127.0.0.1")
+    clock.shift(121)  # past QR_TTL: the snapshot still says pending, and is not trusted
+    assert poll(started).json["status"] == "expired"
+    assert QRLoginSession.objects.get(pk=started.session.pk).status == "expired"
+
+
+def test_after_cancel_the_browser_no_longer_proves():
+    browser = Client()
+    page = browser.get("/qrlogin/")
+    session_id = page.context["qr"]["id"]
+    cookie = f"sessionid={browser.cookies['sessionid'].value}"
+    path = f"/qrlogin/api/sessions/{session_id}/"
+    csrf = browser.cookies["csrftoken"].value
+    assert browser.delete(path, HTTP_X_CSRFTOKEN=csrf).status_code == 200
+    assert ASGIRequest(path, {"Cookie": cookie}).run_sync().status == 404
+
+
+def test_an_unreachable_redis_falls_back_to_the_database(monkeypatch, caplog):
+    """Redis gone: every poll is answered from the database, and the log says so once."""
+    started = QRLoginSession.objects.start(pc_ip="127.0.0.1")
+    dead = snapshot.RedisStore()
+    monkeypatch.setattr(dead, "_async", lambda: _DeadRedis())
+    monkeypatch.setattr(dead, "_sync", lambda: _DeadRedis())
+    monkeypatch.setattr(snapshot, "store", lambda: dead)
+    with caplog.at_level(logging.WARNING, logger="qrlogin.snapshot"):
+        answers = [poll(started) for _ in range(3)]
+    assert [a.json["status"] for a in answers] == ["pending"] * 3
+    warnings = [r for r in caplog.records if "snapshots unavailable" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+class _DeadRedis:
+    async def hmget(self, *args):
+        raise ConnectionError("Redis is down")
+
+    def eval(self, *args):
+        raise ConnectionError("Redis is down")
+
+
+def _drop(public_id: str) -> None:
+    store = snapshot.store()
+    if isinstance(store, snapshot.LocalStore):
+        with store._lock:
+            store._items.pop(public_id, None)
+    else:
+        store._sync().delete(snapshot.KEY_PREFIX + public_id)
