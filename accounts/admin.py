@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -58,7 +58,7 @@ class TokenStateFilter(admin.SimpleListFilter):
 
 class DeviceTokenInline(admin.TabularInline):
     model = DeviceToken
-    fields = ["prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    fields = ["prefix", "created_at", "expires_at", "last_used_at", "revoked_at", "key_bound"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -66,6 +66,10 @@ class DeviceTokenInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(boolean=True, description=_("key-bound (DPoP)"))
+    def key_bound(self, obj: DeviceToken) -> bool:
+        return obj.is_key_bound
 
 
 @admin.register(Device)
@@ -78,6 +82,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "created_at",
         "last_seen_at",
         "is_live",
+        "key_bound",
         "qr_logins",
     ]
     list_filter = ["device_type", RevokedFilter, "created_at"]
@@ -103,6 +108,15 @@ class DeviceAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description=_("active"))
     def is_live(self, obj: Device) -> bool:
         return obj.is_active
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Device]:
+        bound = DeviceToken.objects.live().filter(device=OuterRef("pk")).exclude(jkt="")
+        return super().get_queryset(request).annotate(live_key_bound=Exists(bound))
+
+    @admin.display(boolean=True, description=_("key-bound (DPoP)"))
+    def key_bound(self, obj: Device) -> bool:
+        """Whether the device's live token needs proofs signed with the device's key."""
+        return bool(getattr(obj, "live_key_bound", False))
 
     @admin.display(description=_("QR logins"))
     def qr_logins(self, obj: Device) -> str:
@@ -137,13 +151,22 @@ class DeviceTokenAdmin(admin.ModelAdmin):
         "last_used_at",
         "revoked_at",
         "is_live",
+        "key_bound",
     ]
     list_filter = [TokenStateFilter, RevokedFilter, "created_at", "device__device_type"]
     search_fields = ["prefix", "device__device_id", "device__name", f"device__{USER_LOOKUP}"]
     list_select_related = ["device", "device__user"]
     date_hierarchy = "created_at"
     # The digest is never displayed: with the prefix it is enough to identify a token.
-    fields = ["prefix", "device", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    fields = [
+        "prefix",
+        "device",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "jkt",
+    ]
     readonly_fields = fields
     actions = ["revoke_tokens"]
 
@@ -157,6 +180,10 @@ class DeviceTokenAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description=_("active"))
     def is_live(self, obj: DeviceToken) -> bool:
         return obj.is_active
+
+    @admin.display(boolean=True, description=_("key-bound (DPoP)"))
+    def key_bound(self, obj: DeviceToken) -> bool:
+        return obj.is_key_bound
 
     @admin.action(description=_("Revoke selected tokens"), permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[DeviceToken]) -> None:

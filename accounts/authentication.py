@@ -1,4 +1,6 @@
-"""``Authorization: Token <token>`` + ``X-Device-ID: <device_id>`` authentication for DRF."""
+"""Device-token authentication for DRF: ``Authorization: Token <token>`` (a bearer token) or
+``Authorization: DPoP <token>`` with a ``DPoP`` proof (a key-bound token), plus
+``X-Device-ID: <device_id>``."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from . import dpop
 from .conf import accounts_settings
 from .exceptions import DeviceMismatch
 from .models import Device, DeviceToken
@@ -29,25 +32,37 @@ class DeviceTokenAuthentication(BaseAuthentication):
     """Authenticate with a device token, valid only from the device it was issued to.
 
     On success ``request.user`` is the user and ``request.auth`` the :class:`DeviceToken`
-    (``request.auth.device`` is the :class:`Device`). Without an ``Authorization: Token``
-    header it returns None, so other authentication classes can still run.
+    (``request.auth.device`` is the :class:`Device`). Without an ``Authorization: Token`` or
+    ``Authorization: DPoP`` header it returns None, so other authentication classes can run.
+
+    A token bound to a key (issued to a request with a DPoP proof) is accepted only under the
+    ``DPoP`` scheme with a valid proof of this request signed by that key: copied without the
+    key, it authenticates nothing. The X-Device-ID check stays for both schemes.
     """
 
     keyword = "Token"
+    dpop_keyword = dpop.HEADER
 
     def authenticate(self, request: Request) -> tuple[object, DeviceToken] | None:
         auth = get_authorization_header(request).split()
-        if not auth or auth[0].lower() != self.keyword.lower().encode():
+        if not auth:
             return None
+        scheme = auth[0].lower()
+        if scheme not in (self.keyword.lower().encode(), self.dpop_keyword.lower().encode()):
+            return None
+        label = self.keyword if scheme == self.keyword.lower().encode() else self.dpop_keyword
         if len(auth) != 2:
             raise exceptions.AuthenticationFailed(
-                _("Invalid token header. Expected 'Token <token>'.")
+                _("Invalid token header. Expected '%(scheme)s <token>'.") % {"scheme": label}
             )
         try:
             raw = auth[1].decode("ascii")
         except UnicodeError:
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        return self.authenticate_credentials(raw, request)
+        user, token = self.authenticate_credentials(raw, request)
+        self.check_possession(token, raw, request, with_proof=label == self.dpop_keyword)
+        self.touch(token, timezone.now())
+        return user, token
 
     def authenticate_credentials(self, raw: str, request: Request) -> tuple[object, DeviceToken]:
         token = DeviceToken.objects.lookup(raw)
@@ -69,8 +84,30 @@ class DeviceTokenAuthentication(BaseAuthentication):
             raise DeviceMismatch(_("The X-Device-ID header is required with a device token."))
         if not constant_time_compare(claimed, device.device_id):
             raise DeviceMismatch()
-        self.touch(token, now)
         return user, token
+
+    def check_possession(
+        self, token: DeviceToken, raw: str, request: Request, *, with_proof: bool
+    ) -> None:
+        """Refuse a bound token without a proof of its key, and a bearer token as DPoP."""
+        if not with_proof:
+            if token.is_key_bound:
+                raise dpop.InvalidDPoPProof(
+                    _("This token is bound to a key: send it as 'DPoP <token>' with a proof.")
+                )
+            if dpop.mode() == "required":
+                raise dpop.DPoPRequired(http_status=401)
+            return
+        if not token.is_key_bound:
+            # A bearer token dressed as DPoP: accepting it would let a thief's proof from any
+            # key look like possession.
+            raise dpop.InvalidDPoPProof(
+                _("This token is not bound to a key: send it as 'Token <token>'.")
+            )
+        value = dpop.proof_header(request)
+        if value is None:
+            raise dpop.InvalidDPoPProof(_("A DPoP proof is required with this token."))
+        dpop.verify_request(request, value, access_token=raw, jkt=token.jkt)
 
     def touch(self, token: DeviceToken, now: datetime) -> None:
         """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL`` per token.

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .conf import DEFAULTS, accounts_settings
 from .throttling import parse_rate
@@ -62,4 +62,42 @@ def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
                 id="qrlogin_accounts.E005",
             )
         )
+    if accounts_settings.DPOP not in ("optional", "required", "off"):
+        messages.append(
+            Error(
+                "ACCOUNTS['DPOP'] must be 'optional', 'required' or 'off'.",
+                id="qrlogin_accounts.E006",
+            )
+        )
+    nonce = accounts_settings.DPOP_NONCE
+    if not isinstance(nonce, bool) and (not isinstance(nonce, int | float) or nonce <= 0):
+        messages.append(
+            Error(
+                "ACCOUNTS['DPOP_NONCE'] must be False, True, or a positive number of seconds.",
+                id="qrlogin_accounts.E007",
+            )
+        )
+    if accounts_settings.DPOP_REPLAY_STORE not in ("auto", "cache", "database"):
+        messages.append(
+            Error(
+                "ACCOUNTS['DPOP_REPLAY_STORE'] must be 'auto', 'cache' or 'database'.",
+                id="qrlogin_accounts.E008",
+            )
+        )
     return messages
+
+
+@register(Tags.security, deploy=True)
+def check_dpop_enabled(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """With DPoP off, every new token is a bearer secret: a copy of it is the device."""
+    if accounts_settings.DPOP != "off":
+        return []
+    return [
+        Warning(
+            "ACCOUNTS['DPOP'] is 'off': device tokens are not bound to device keys, so a "
+            "token copied off a device (a backup, a log, a proxy) can be used from anywhere.",
+            hint="Use 'optional' (the default) so apps that send DPoP proofs get key-bound "
+            "tokens, or 'required' once every client does.",
+            id="qrlogin_accounts.W002",
+        )
+    ]

@@ -20,6 +20,15 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_RATES": {"token_login_ip": "20/min", "token_login_username": "5/min"},
     # Minimum seconds between two writes of a token's last_used_at / its device's last_seen_at.
     "LAST_USED_UPDATE_INTERVAL": 60,
+    # Proof of possession (RFC 9449 DPoP): "optional" (a proof at login binds the token to the
+    # device's key; unbound tokens work as before), "required" (every token must be bound),
+    # or "off" (no new bindings; tokens bound earlier still need their proofs).
+    "DPOP": "optional",
+    # Server nonces in DPoP proofs (RFC 9449 section 8): False, or True / seconds a nonce lasts.
+    "DPOP_NONCE": False,
+    # Where used proof ids are remembered: "auto" (a shared cache such as Redis when the default
+    # cache is one, else the database), "cache" or "database".
+    "DPOP_REPLAY_STORE": "auto",
 }
 
 

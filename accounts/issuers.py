@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from . import dpop
 from .models import (
     DEVICE_ID_MAX_LENGTH,
     DEVICE_NAME_MAX_LENGTH,
@@ -36,23 +37,37 @@ def issue_device_token(
 ) -> dict[str, Any]:
     """Register (or reuse) the user's device and issue it a token.
 
-    Returns ``{token, expires_at, user: {id, username}, device: {id, device_id, device_type,
-    name}}``, JSON-ready; the raw token exists only in this return value. The caller validates
-    client input (``serializers.DeviceInputSerializer`` does it); a value that would break the
-    database raises ValueError. ``request`` is accepted for hooks and logging and may be None.
-    Whoever sends the payload to a client must mark the response ``Cache-Control: no-store``.
+    Returns ``{token, token_type, expires_at, user: {id, username}, device: {id, device_id,
+    device_type, name}}``, JSON-ready; the raw token exists only in this return value. The
+    caller validates client input (``serializers.DeviceInputSerializer`` does it); a value that
+    would break the database raises ValueError. Whoever sends the payload to a client must mark
+    the response ``Cache-Control: no-store``.
+
+    ``request`` (None from code) is where a ``DPoP`` proof header is read: with a valid proof
+    the token is bound to the proof's key and ``token_type`` is ``"DPoP"``; an invalid proof,
+    or none where ``ACCOUNTS["DPOP"]`` is "required", raises a 400 APIException
+    (``dpop.InvalidDPoPProof``, ``dpop.UseDPoPNonce``, ``dpop.DPoPRequired``). Raised inside
+    a QR completion's transaction, it leaves the session confirmed.
     """
     device_name = device_name or ""
     _check_device_fields(device_id, device_type, device_name)
+    jkt = dpop.binding_for_token_request(request)
     with transaction.atomic():
         device = Device.objects.register(user, device_id, device_type, device_name)
-        token, raw = DeviceToken.objects.issue(device)
+        token, raw = DeviceToken.objects.issue(device, jkt=jkt or "")
     logger.info("Issued device token %s… to device %s of user %s", token.prefix, device.pk, user.pk)
     payload = TokenPayloadSerializer(
-        {"token": raw, "expires_at": token.expires_at, "user": user, "device": device}
+        {
+            "token": raw,
+            "token_type": "DPoP" if token.jkt else "Token",
+            "expires_at": token.expires_at,
+            "user": user,
+            "device": device,
+        }
     ).data
     return {
         "token": payload["token"],
+        "token_type": payload["token_type"],
         "expires_at": payload["expires_at"],
         "user": dict(payload["user"]),
         "device": dict(payload["device"]),

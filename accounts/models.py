@@ -176,12 +176,13 @@ class DeviceTokenQuerySet(models.QuerySet["DeviceToken"]):
 
 class DeviceTokenManager(models.Manager.from_queryset(DeviceTokenQuerySet)):  # type: ignore[misc]
     def issue(
-        self, device: Device, ttl: int | float | timedelta | None = None
+        self, device: Device, ttl: int | float | timedelta | None = None, jkt: str = ""
     ) -> tuple[DeviceToken, str]:
         """Create a token for ``device``; return it with the raw token.
 
         The raw token is returned this once and never stored: only its digest and a short
-        lookup prefix are. ``ttl`` defaults to ``ACCOUNTS["TOKEN_TTL"]``.
+        lookup prefix are. ``ttl`` defaults to ``ACCOUNTS["TOKEN_TTL"]``. With ``jkt`` (a key
+        thumbprint) the token is bound to that key and works only with DPoP proofs.
         """
         if not device.is_active:
             raise ValueError("Cannot issue a token for a revoked device.")
@@ -197,6 +198,7 @@ class DeviceTokenManager(models.Manager.from_queryset(DeviceTokenQuerySet)):  # 
             digest=tokens.token_digest(raw),
             created_at=now,
             expires_at=now + ttl,
+            jkt=jkt,
         )
         return token, raw
 
@@ -234,6 +236,17 @@ class DeviceToken(models.Model):
     expires_at = models.DateTimeField(_("expires"))
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    jkt = models.CharField(
+        _("key thumbprint"),
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_(
+            "RFC 7638 thumbprint of the device key this token is bound to (DPoP); "
+            "empty for a bearer token."
+        ),
+    )
 
     objects = DeviceTokenManager()
 
@@ -250,6 +263,11 @@ class DeviceToken(models.Model):
         return self.expires_at <= timezone.now()
 
     @property
+    def is_key_bound(self) -> bool:
+        """Whether every use needs a DPoP proof signed with the device's key."""
+        return bool(self.jkt)
+
+    @property
     def is_active(self) -> bool:
         """Whether the token would authenticate now (device included)."""
         return self.revoked_at is None and not self.is_expired and self.device.is_active
@@ -263,3 +281,18 @@ class DeviceToken(models.Model):
         if changed:
             self.revoked_at = now
         return bool(changed)
+
+
+class DPoPProofUse(models.Model):
+    """A DPoP proof already used, kept while it could still pass (the replay cache's database
+    form, for sites without a shared cache: a unique index is atomic across processes)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("used DPoP proof")
+        verbose_name_plural = _("used DPoP proofs")
+
+    def __str__(self) -> str:
+        return self.key[:12]

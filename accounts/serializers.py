@@ -77,6 +77,9 @@ class DeviceListItemSerializer(serializers.ModelSerializer):
 
     revoked = serializers.SerializerMethodField()
     current = serializers.SerializerMethodField()
+    dpop = serializers.SerializerMethodField(
+        help_text="Whether the device's live token is bound to its key (DPoP)."
+    )
 
     class Meta:
         model = Device
@@ -89,11 +92,18 @@ class DeviceListItemSerializer(serializers.ModelSerializer):
             "last_seen_at",
             "revoked",
             "current",
+            "dpop",
         ]
         read_only_fields = fields
 
     def get_revoked(self, device: Device) -> bool:
         return device.revoked_at is not None
+
+    def get_dpop(self, device: Device) -> bool:
+        bound = getattr(device, "key_bound", None)  # annotated by the list view
+        if bound is None:
+            bound = device.tokens.live().exclude(jkt="").exists()
+        return bool(bound)
 
     def get_current(self, device: Device) -> bool:
         current = self.context.get("current_device")
@@ -101,9 +111,14 @@ class DeviceListItemSerializer(serializers.ModelSerializer):
 
 
 class TokenPayloadSerializer(serializers.Serializer):
-    """``{token, expires_at, user, device}``: what a client gets when a token is issued."""
+    """``{token, token_type, expires_at, user, device}``: what a client gets for a new token."""
 
     token = serializers.CharField()
+    token_type = serializers.ChoiceField(
+        choices=["Token", "DPoP"],
+        help_text="`DPoP`: the token is bound to the key of the request's DPoP proof and is "
+        "sent as `Authorization: DPoP <token>` with a fresh proof; `Token`: a bearer token.",
+    )
     expires_at = serializers.DateTimeField()
     user = UserSummarySerializer()
     device = DeviceSummarySerializer()

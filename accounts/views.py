@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.db.models import Exists, OuterRef
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -23,7 +24,7 @@ from qrlogin.errors import exception_handler
 from .authentication import DeviceTokenAuthentication, user_is_active
 from .exceptions import InvalidCredentials
 from .issuers import issue_device_token
-from .models import Device
+from .models import Device, DeviceToken
 from .schema import error_responses
 from .serializers import (
     DeviceListItemSerializer,
@@ -146,7 +147,12 @@ class DeviceListView(AccountsAPIView):
         responses={200: DeviceListItemSerializer(many=True), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
-        devices = Device.objects.filter(user=request.user).order_by("-created_at", "-pk")
+        bound = DeviceToken.objects.live().filter(device=OuterRef("pk")).exclude(jkt="")
+        devices = (
+            Device.objects.filter(user=request.user)
+            .annotate(key_bound=Exists(bound))
+            .order_by("-created_at", "-pk")
+        )
         serializer = DeviceListItemSerializer(
             devices, many=True, context={"current_device": request.auth.device}
         )

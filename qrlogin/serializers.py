@@ -125,6 +125,11 @@ class TokenDeviceSerializer(serializers.Serializer):
 
 class TokenCompletedSerializer(StatusOnlySerializer):
     token = serializers.CharField()
+    token_type = serializers.CharField(
+        required=False,
+        help_text="`DPoP` when the completion carried a DPoP proof and the token is bound to "
+        "its key, else `Token` (as the issuer says).",
+    )
     expires_at = serializers.DateTimeField()
     user = TokenUserSerializer()
     device = TokenDeviceSerializer()

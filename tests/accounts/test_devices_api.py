@@ -61,6 +61,7 @@ def test_devices_lists_only_own_newest_first(api_client, user, device, issued):
         "last_seen_at",
         "revoked",
         "current",
+        "dpop",
     }
     assert [item["revoked"] for item in items] == [True, False, False]
     assert [item["current"] for item in items] == [False, False, True]

@@ -13,7 +13,8 @@ def test_issue_device_token_payload(user, api_client):
     payload = issue_device_token(
         user=user, device_id="desk-1", device_type="pc", device_name="Work laptop"
     )
-    assert set(payload) == {"token", "expires_at", "user", "device"}
+    assert set(payload) == {"token", "token_type", "expires_at", "user", "device"}
+    assert payload["token_type"] == "Token"
     assert payload["user"] == {"id": user.pk, "username": user.username}
     device = Device.objects.get(user=user, device_id="desk-1")
     assert payload["device"] == {

@@ -38,7 +38,8 @@ def test_login_success(api_client, user):
     assert response.status_code == 201
     assert "no-store" in response["Cache-Control"]
     body = response.json()
-    assert set(body) == {"token", "expires_at", "user", "device"}
+    assert set(body) == {"token", "token_type", "expires_at", "user", "device"}
+    assert body["token_type"] == "Token"
     assert body["user"] == {"id": user.pk, "username": user.username}
     device = Device.objects.get(user=user)
     assert body["device"] == {
