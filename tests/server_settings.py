@@ -14,3 +14,5 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# The DPoP replay tests run the same servers with each replay store.
+ACCOUNTS["DPOP_REPLAY_STORE"] = os.environ.get("TEST_DPOP_REPLAY_STORE", "auto")
