@@ -25,7 +25,7 @@ from .authentication import DeviceTokenAuthentication, user_is_active
 from .exceptions import InvalidCredentials
 from .issuers import issue_device_token
 from .models import Device, DeviceToken
-from .schema import error_responses
+from .schema import DPOP_PROOF, error_responses
 from .serializers import (
     DeviceListItemSerializer,
     MeSerializer,
@@ -93,6 +93,7 @@ class TokenView(AccountsAPIView):
         operation_id="accounts_token_create",
         summary="Log in with a password; get a token for this device",
         auth=[],
+        parameters=[DPOP_PROOF],
         request=TokenLoginSerializer,
         responses={201: TokenPayloadSerializer, **error_responses(400, 401, 429)},
     )
@@ -115,7 +116,7 @@ class TokenView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_token_revoke",
         summary="Log out: revoke this token",
-        parameters=[DEVICE_ID_HEADER],
+        parameters=[DEVICE_ID_HEADER, DPOP_PROOF],
         request=None,
         responses={204: None, **error_responses(401)},
     )
@@ -130,7 +131,7 @@ class MeView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_me",
         summary="The current user and device",
-        parameters=[DEVICE_ID_HEADER],
+        parameters=[DEVICE_ID_HEADER, DPOP_PROOF],
         responses={200: MeSerializer, **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
@@ -143,7 +144,7 @@ class DeviceListView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_devices_list",
         summary="The user's devices",
-        parameters=[DEVICE_ID_HEADER],
+        parameters=[DEVICE_ID_HEADER, DPOP_PROOF],
         responses={200: DeviceListItemSerializer(many=True), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
@@ -165,7 +166,7 @@ class DeviceDetailView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_device_revoke",
         summary="Revoke a device and all its tokens",
-        parameters=[DEVICE_ID_HEADER],
+        parameters=[DEVICE_ID_HEADER, DPOP_PROOF],
         request=None,
         responses={204: None, **error_responses(401, 404)},
     )

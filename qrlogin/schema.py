@@ -41,12 +41,26 @@ THROTTLED_RETRY_AFTER = OpenApiParameter(
     description="Seconds to wait before trying again.",
 )
 
+# The accounts app's proof of possession (RFC 9449); described here too so that qrlogin's
+# schema stands without that app.
+DPOP_PROOF = OpenApiParameter(
+    "DPoP",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A DPoP proof (RFC 9449) of this request, signed by the device's key. On "
+    "completion it binds the desktop's new token to that key (`token_type: DPoP`); on the "
+    "phone's requests it goes with a key-bound token (`Authorization: DPoP <token>`).",
+)
+
 
 def errors(*codes: int) -> dict:
     """Error responses: always ``{detail, code}``."""
     meanings = {
-        400: "Malformed input (`invalid`), or no token issuer (`token_issuer_unavailable`).",
-        401: "`not_authenticated`, `authentication_failed`, `device_mismatch`.",
+        400: "Malformed input (`invalid`), no token issuer (`token_issuer_unavailable`), or on "
+        "completion a bad DPoP proof (`invalid_dpop_proof`, `use_dpop_nonce`, `dpop_required`).",
+        401: "`not_authenticated`, `authentication_failed`, `device_mismatch`, "
+        "`invalid_dpop_proof`, `use_dpop_nonce`, `dpop_required`.",
         403: "`permission_denied`, `wrong_device`, `invalid_temp_token`, "
         "`different_network`, `wrong_verification_code`, `csrf_failed`.",
         404: "`not_found`: unknown session, or no proof of being its PC.",
@@ -173,7 +187,7 @@ complete_session = extend_schema(
     summary="PC: complete the login (browser session, or a device token)",
     description="From `confirmed` only, once. With `device_id`, issues a device token to a "
     "desktop/API client; without it, logs the requesting browser's Django session in.",
-    parameters=[PC_SECRET],
+    parameters=[PC_SECRET, DPOP_PROOF],
     request=serializers.CompleteSerializer,
     responses={
         200: PolymorphicProxySerializer(
@@ -213,7 +227,7 @@ complete_session = extend_schema(
 
 scan = extend_schema(
     operation_id="qrlogin_scan",
-    parameters=[THROTTLED_RETRY_AFTER],
+    parameters=[THROTTLED_RETRY_AFTER, DPOP_PROOF],
     summary="Phone: scan a QR (or type its pairing code)",
     request=serializers.ScanSerializer,
     responses={
@@ -250,7 +264,7 @@ scan = extend_schema(
 
 confirm = extend_schema(
     operation_id="qrlogin_confirm",
-    parameters=[THROTTLED_RETRY_AFTER],
+    parameters=[THROTTLED_RETRY_AFTER, DPOP_PROOF],
     summary="Phone: confirm the login",
     request=serializers.ConfirmSerializer,
     responses={
@@ -270,7 +284,7 @@ confirm = extend_schema(
 
 deny = extend_schema(
     operation_id="qrlogin_deny",
-    parameters=[THROTTLED_RETRY_AFTER],
+    parameters=[THROTTLED_RETRY_AFTER, DPOP_PROOF],
     summary="Phone: deny the login",
     request=serializers.PhoneDecisionSerializer,
     responses={

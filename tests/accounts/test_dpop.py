@@ -573,3 +573,23 @@ def test_admin_shows_key_bound(admin_client, bound):
 
 def test_b64url_helper_matches_stdlib():
     assert dpop.b64url(b"\xff\xfe") == base64.urlsafe_b64encode(b"\xff\xfe").decode().rstrip("=")
+
+
+# OpenAPI ---------------------------------------------------------------------------------
+
+
+def test_schema_declares_the_dpop_scheme_and_header(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["dpop"] == {**schemes["dpop"], "type": "http", "scheme": "DPoP"}
+    me = schema["paths"][ME]["get"]
+    assert {"deviceToken": []} in me["security"] and {"dpop": []} in me["security"]
+    for path, method in [
+        (TOKEN_URL, "post"),
+        (ME, "get"),
+        ("/qrlogin/api/sessions/{public_id}/complete/", "post"),
+        ("/qrlogin/api/scan/", "post"),
+    ]:
+        headers = {p["name"] for p in schema["paths"][path][method].get("parameters", [])}
+        assert "DPoP" in headers, path
+    assert schema["components"]["schemas"]["TokenTypeEnum"]["enum"] == ["Token", "DPoP"]
