@@ -10,6 +10,9 @@ happens in real life while a PC waits, without a thread or a two-second wait.
 """
 
 import importlib.util
+import json
+import shutil
+import subprocess
 import sys
 import time
 import urllib.request
@@ -187,3 +190,91 @@ def test_a_wrong_password_is_an_error_with_the_contract_shape(live_server, user)
         )
     assert error.value.status in (400, 401)
     assert error.value.code == "invalid_credentials"
+
+
+# --dpop: key-bound tokens ------------------------------------------------------------------
+
+
+def test_dpop_mode_binds_both_tokens_and_a_copied_token_is_useless(
+    live_server, user, pauses, tmp_path
+):
+    phone_key = client.DPoPKey.load_or_create(tmp_path / "phone.pem")
+    assert (tmp_path / "phone.pem").stat().st_mode & 0o077 == 0  # only its user reads it
+    again = client.DPoPKey.load_or_create(tmp_path / "phone.pem")
+    assert again.thumbprint == phone_key.thumbprint  # kept in the file, not made anew
+
+    phone = client.PhoneClient.login(
+        live_server.url, user.get_username(), DEFAULT_PASSWORD, "phone-k", "ios",
+        opener=DIRECT, dpop=phone_key,
+    )  # fmt: skip
+    assert phone.token_type == "DPoP"
+    desktop_key = client.DPoPKey.load_or_create(tmp_path / "desktop.pem")
+    desktop = client.DesktopClient(
+        live_server.url, sleep=pauses, user_agent=PC_UA, opener=DIRECT, dpop=desktop_key
+    )
+    created = desktop.start()
+    scan = phone.scan(created["qr_url"])
+    assert phone.confirm(scan["session"], scan["temp_token"]) == {"status": "confirmed"}
+    result = desktop.complete("laptop-k", "Key laptop")
+    assert result["token_type"] == "DPoP"
+    account = desktop.account(result)
+    assert account.me()["device"]["device_id"] == "laptop-k"
+    assert account.me()["device"]["device_id"] == "laptop-k"  # a fresh proof each time
+    assert {d["device_id"]: d["dpop"] for d in account.devices()} == {
+        "laptop-k": True,
+        "phone-k": True,
+    }
+
+    # The token copied off the desktop, without its key file: refused, as bearer or with a key.
+    thief = client.AccountClient(live_server.url, result["token"], "laptop-k", opener=DIRECT)
+    with pytest.raises(client.QRLoginError) as error:
+        thief.me()
+    assert (error.value.status, error.value.code) == (401, "invalid_dpop_proof")
+    thief = client.AccountClient(
+        live_server.url, result["token"], "laptop-k", "DPoP", opener=DIRECT,
+        dpop=client.DPoPKey.generate(),
+    )  # fmt: skip
+    with pytest.raises(client.QRLoginError) as error:
+        thief.me()
+    assert (error.value.status, error.value.code) == (401, "invalid_dpop_proof")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_a_copied_bound_token_is_refused_to_curl(live_server, user, tmp_path):
+    phone = client.PhoneClient.login(
+        live_server.url, user.get_username(), DEFAULT_PASSWORD, "phone-c", "android",
+        opener=DIRECT, dpop=client.DPoPKey.generate(),
+    )  # fmt: skip
+    for scheme in ("Token", "DPoP"):
+        answer = subprocess.run(
+            ["curl", "-sS", "--noproxy", "*", "-D", "-", f"{live_server.url}/accounts/api/me/",
+             "-H", f"Authorization: {scheme} {phone.token}", "-H", "X-Device-ID: phone-c"],
+            capture_output=True, text=True, check=True, timeout=30,
+        )  # fmt: skip
+        head, _, body = answer.stdout.partition("\n\n")  # text mode: CRLF read as LF
+        assert head.startswith("HTTP/1.1 401"), answer.stdout
+        assert 'www-authenticate: dpop error="invalid_dpop_proof"' in head.lower()
+        assert json.loads(body)["code"] == "invalid_dpop_proof"
+
+
+def test_dpop_mode_follows_a_server_nonce(live_server, user, settings):
+    settings.ACCOUNTS = {"DPOP_NONCE": True}
+    key = client.DPoPKey.generate()
+    phone = client.PhoneClient.login(
+        live_server.url, user.get_username(), DEFAULT_PASSWORD, "phone-n", "ios",
+        opener=DIRECT, dpop=key,
+    )  # fmt: skip
+    assert phone.token_type == "DPoP" and phone.dpop_nonce
+    assert phone.me()["device"]["device_id"] == "phone-n"
+
+
+def test_dpop_cli_keeps_its_key_in_a_file(live_server, user, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(urllib.request, "build_opener", lambda *h: DIRECT)
+    key_file = tmp_path / "desktop.pem"
+    argv = ["--base-url", live_server.url, "--dpop", str(key_file), "demo",
+            "--username", user.get_username(), "--password", DEFAULT_PASSWORD]  # fmt: skip
+    client.main(argv)
+    out = capsys.readouterr().out
+    assert "token type DPoP" in out
+    assert "a DPoP token for device" in out
+    assert key_file.exists() and (tmp_path / "desktop.pem.phone").exists()

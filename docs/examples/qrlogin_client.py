@@ -7,6 +7,10 @@
   It creates a QR session, waits for the phone (long poll), and completes, getting its own
   device token.
 - ``AccountClient``: any holder of a device token (``/accounts/api/me/`` and friends).
+- ``DPoPKey``: a device key kept in a file; given to any client as ``dpop=``, it binds the
+  tokens the client gets to the key (RFC 9449), and signs a proof for every request, so a copy
+  of the token is useless without the file. Needs ``cryptography`` (``pip install
+  cryptography``); everything else is the standard library.
 
 Every error answer becomes a ``QRLoginError(status, code, detail)``; see docs/mobile.md for what
 an app should do with each code. Network failures are raised as they come (``OSError``, of which
@@ -18,9 +22,13 @@ Run ``python qrlogin_client.py --help`` for a demo against a running site (``mak
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import hashlib
 import json
+import os
 import platform
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +36,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Self
 from urllib.parse import urlencode
 
-__all__ = ["AccountClient", "DesktopClient", "PhoneClient", "QRLoginError"]
+__all__ = ["AccountClient", "DPoPKey", "DesktopClient", "PhoneClient", "QRLoginError"]
 
 TERMINAL = frozenset({"completed", "denied", "cancelled", "expired"})
 """States a session never leaves."""
@@ -70,6 +78,94 @@ class QRLoginError(Exception):
         self.data = data or {}
 
 
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class DPoPKey:
+    """A P-256 device key (ES256) that signs DPoP proofs (RFC 9449).
+
+    On a phone the key lives in the Secure Enclave or the Android Keystore (see
+    docs/mobile.md); a desktop keeps it in a file only its user can read. Whoever copies the
+    token but not this file cannot use the token.
+    """
+
+    def __init__(self, private_key: Any) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
+            private_key.curve, ec.SECP256R1
+        ):
+            raise ValueError("a DPoP key here is a P-256 private key")
+        self._key = private_key
+        numbers = private_key.public_key().public_numbers()
+        self.jwk = {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": _b64url(numbers.x.to_bytes(32, "big")),
+            "y": _b64url(numbers.y.to_bytes(32, "big")),
+        }
+
+    @classmethod
+    def generate(cls) -> Self:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        return cls(ec.generate_private_key(ec.SECP256R1()))
+
+    @classmethod
+    def load_or_create(cls, path: str | os.PathLike[str]) -> Self:
+        """The key in ``path`` (PEM, PKCS #8), or a new one written there with mode 0600."""
+        from cryptography.hazmat.primitives import serialization
+
+        try:
+            with open(path, "rb") as file:
+                return cls(serialization.load_pem_private_key(file.read(), password=None))
+        except FileNotFoundError:
+            pass
+        key = cls.generate()
+        pem = key._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(pem)
+        return key
+
+    @property
+    def thumbprint(self) -> str:
+        """RFC 7638: what the server binds the token to."""
+        canonical = json.dumps(self.jwk, separators=(",", ":"), sort_keys=True)
+        return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+    def proof(
+        self, method: str, url: str, token: str | None = None, nonce: str | None = None
+    ) -> str:
+        """A fresh proof for one request: ``htu`` is the URL without query or fragment."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk}
+        claims: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": method,
+            "htu": url.split("?", 1)[0].split("#", 1)[0],
+            "iat": int(time.time()),
+        }
+        if token is not None:
+            claims["ath"] = _b64url(hashlib.sha256(token.encode("ascii")).digest())
+        if nonce is not None:
+            claims["nonce"] = nonce
+        signing_input = ".".join(
+            _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+        )
+        der = self._key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)  # JWS wants the raw 64 bytes r || s, not DER
+        return f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
 class Response(NamedTuple):
     """An answer: its status, its headers and its JSON body (``{}`` when empty)."""
 
@@ -90,6 +186,7 @@ class _Client:
         qrlogin_path: str = "/qrlogin/",
         accounts_path: str = "/accounts/",
         opener: urllib.request.OpenerDirector | None = None,
+        dpop: DPoPKey | None = None,
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
@@ -99,6 +196,8 @@ class _Client:
         self.qrlogin_path = "/" + qrlogin_path.strip("/") + "/"
         self.accounts_path = "/" + accounts_path.strip("/") + "/"
         self.opener = opener or urllib.request.build_opener()
+        self.dpop = dpop
+        self.dpop_nonce: str | None = None
 
     def _options(self) -> dict[str, Any]:
         """Keyword arguments that make another client talk to the same site the same way."""
@@ -108,10 +207,15 @@ class _Client:
             "qrlogin_path": self.qrlogin_path,
             "accounts_path": self.accounts_path,
             "opener": self.opener,
+            "dpop": self.dpop,
         }
 
     def _headers(self) -> dict[str, str]:
         return {}
+
+    def _proof_token(self) -> str | None:
+        """The token a proof must be bound to (``ath``), if this client sends one."""
+        return None
 
     def _request(
         self,
@@ -121,8 +225,22 @@ class _Client:
         *,
         timeout: float | None = None,
     ) -> Response:
+        try:
+            return self._send(method, path, body, timeout)
+        except QRLoginError as error:
+            # RFC 9449 section 8: the server wants a nonce in the proof; retry once with it.
+            if error.code != "use_dpop_nonce" or self.dpop is None or not self.dpop_nonce:
+                raise
+        return self._send(method, path, body, timeout)
+
+    def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, timeout: float | None
+    ) -> Response:
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         headers.update(self._headers())
+        if self.dpop is not None:
+            url = self.base_url + path
+            headers["DPoP"] = self.dpop.proof(method, url, self._proof_token(), self.dpop_nonce)
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -132,13 +250,20 @@ class _Client:
         )
         try:
             with self.opener.open(request, timeout=timeout or self.timeout) as answer:
+                self._keep_nonce(answer.headers)
                 return Response(answer.status, dict(answer.headers), _json(answer.read()))
         except urllib.error.HTTPError as error:
+            self._keep_nonce(error.headers)
             try:
                 raw = error.read()
             finally:
                 error.close()
             raise _error(error.code, dict(error.headers), raw) from None
+
+    def _keep_nonce(self, headers: Any) -> None:
+        nonce = headers.get("DPoP-Nonce") if headers is not None else None
+        if nonce:
+            self.dpop_nonce = nonce
 
 
 def _json(raw: bytes) -> Any:
@@ -160,16 +285,33 @@ def _error(status: int, headers: dict[str, str], raw: bytes) -> QRLoginError:
 
 
 class AccountClient(_Client):
-    """A client holding a device token: ``Authorization: Token`` plus ``X-Device-ID``."""
+    """A client holding a device token: ``Authorization: Token`` plus ``X-Device-ID``.
 
-    def __init__(self, base_url: str, token: str, device_id: str, **options: Any) -> None:
+    A token bound to a key (``token_type="DPoP"``) goes as ``Authorization: DPoP`` with a proof
+    signed by ``dpop``, the key it was bound to.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        device_id: str,
+        token_type: str = "Token",  # noqa: S107  (an authorization scheme, not a secret)
+        **options: Any,
+    ) -> None:
         super().__init__(base_url, **options)
         self.token = token
         self.device_id = device_id
+        self.token_type = token_type
+        if token_type == "DPoP" and self.dpop is None:
+            raise ValueError("a DPoP-bound token needs its key: pass dpop=")
         self.login_info: dict[str, Any] | None = None
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Token {self.token}", "X-Device-ID": self.device_id}
+        return {"Authorization": f"{self.token_type} {self.token}", "X-Device-ID": self.device_id}
+
+    def _proof_token(self) -> str | None:
+        return self.token
 
     @classmethod
     def login(
@@ -186,7 +328,8 @@ class AccountClient(_Client):
 
         ``device_id`` must be stable for this installation (generate it once, store it), and
         ``device_type`` one of ``ios``, ``android``, ``pc``, ``web``, ``other``. The answer
-        (``{token, expires_at, user, device}``) is kept as ``client.login_info``.
+        (``{token, token_type, expires_at, user, device}``) is kept as ``client.login_info``.
+        With ``dpop=DPoPKey(...)`` in ``options`` the token is bound to that key.
         """
         anonymous = _Client(base_url, **options)
         body = {
@@ -197,7 +340,9 @@ class AccountClient(_Client):
             "device_name": device_name,
         }
         info = anonymous._request("POST", f"{anonymous.accounts_path}api/token/", body).data
-        client = cls(base_url, info["token"], device_id, **options)
+        token_type = info.get("token_type", "Token")
+        client = cls(base_url, info["token"], device_id, token_type, **options)
+        client.dpop_nonce = anonymous.dpop_nonce
         client.login_info = info
         return client
 
@@ -331,11 +476,12 @@ class DesktopClient(_Client):
     def complete(
         self, device_id: str, device_name: str = "", device_type: str = "pc"
     ) -> dict[str, Any]:
-        """From ``confirmed``, once: ``{status: "completed", token, expires_at, user, device}``.
+        """From ``confirmed``, once: ``{status: "completed", token, token_type, expires_at,
+        user, device}``.
 
         The token works with ``X-Device-ID: <device_id>`` (see ``AccountClient``). ``device_id``
         must be stable for this installation: completing again from the same installation
-        reuses its device.
+        reuses its device. A client made with ``dpop=`` gets a token bound to that key.
         """
         body = {"device_id": device_id, "device_type": device_type, "device_name": device_name}
         result = self._request("POST", f"{self._session_path()}complete/", body).data
@@ -351,7 +497,10 @@ class DesktopClient(_Client):
     def account(self, completed: dict[str, Any]) -> AccountClient:
         """An ``AccountClient`` using the token that ``complete()`` returned."""
         device_id = completed["device"]["device_id"]
-        return AccountClient(self.base_url, completed["token"], device_id, **self._options())
+        token_type = completed.get("token_type", "Token")
+        return AccountClient(
+            self.base_url, completed["token"], device_id, token_type, **self._options()
+        )
 
 
 def _poll_after(headers: dict[str, str]) -> float | None:
@@ -367,10 +516,17 @@ def _poll_after(headers: dict[str, str]) -> float | None:
 # The demo ---------------------------------------------------------------------------------
 
 
-def _demo_both(base_url: str, username: str, password: str, desktop_id: str) -> None:
+def _demo_both(
+    base_url: str, username: str, password: str, desktop_id: str, key_file: str | None
+) -> None:
     """The whole flow in one process, step by step, as docs/mobile.md describes it."""
-    phone = PhoneClient.login(base_url, username, password, "qrlogin-demo-phone", "ios", "Demo")
-    desktop = DesktopClient(base_url)
+    phone_key = DPoPKey.load_or_create(f"{key_file}.phone") if key_file else None
+    desktop_key = DPoPKey.load_or_create(key_file) if key_file else None
+    phone = PhoneClient.login(
+        base_url, username, password, "qrlogin-demo-phone", "ios", "Demo", dpop=phone_key
+    )
+    print(f"[phone]   logged in, token type {phone.token_type}")
+    desktop = DesktopClient(base_url, dpop=desktop_key)
     created = desktop.start()
     print(f"[desktop] QR {created['qr_url']}, pairing code {created['user_code']}")
     scan = phone.scan(created["qr_url"])
@@ -384,13 +540,14 @@ def _demo_both(base_url: str, username: str, password: str, desktop_id: str) -> 
     seen = desktop.wait("scanned")
     print(f"[desktop] {seen['status']}")
     result = desktop.complete(desktop_id, platform.node() or "Desktop")
-    print(f"[desktop] {result['status']}: a token for device {result['device']}")
+    print(f"[desktop] {result['status']}: a {result.get('token_type', 'Token')} token for "
+          f"device {result['device']}")  # fmt: skip
     print(f"[desktop] /accounts/api/me/ says {desktop.account(result).me()}")
 
 
-def _demo_desktop(base_url: str, desktop_id: str) -> None:
+def _demo_desktop(base_url: str, desktop_id: str, key_file: str | None) -> None:
     """Show the code, follow the session (renewing an expired QR a few times), complete."""
-    desktop = DesktopClient(base_url)
+    desktop = DesktopClient(base_url, dpop=DPoPKey.load_or_create(key_file) if key_file else None)
     for _ in range(5):
         created = desktop.start()
         print(f"\nScan the QR holding {created['qr_url']}")
@@ -410,9 +567,12 @@ def _demo_desktop(base_url: str, desktop_id: str) -> None:
             return
 
 
-def _demo_phone(base_url: str, username: str, password: str, qr_or_code: str) -> None:
+def _demo_phone(
+    base_url: str, username: str, password: str, qr_or_code: str, key_file: str | None
+) -> None:
     """Scan a real PC's QR text (or pairing code), show who is asking, confirm or deny."""
-    phone = PhoneClient.login(base_url, username, password, "qrlogin-demo-phone", "other")
+    key = DPoPKey.load_or_create(key_file) if key_file else None
+    phone = PhoneClient.login(base_url, username, password, "qrlogin-demo-phone", "other", dpop=key)
     is_code = len(qr_or_code.strip()) <= 12  # ABCD-EFGH; an id or a URL is longer
     scan = phone.scan_code(qr_or_code) if is_code else phone.scan(qr_or_code)
     pc = scan["pc"]
@@ -430,6 +590,13 @@ def _demo_phone(base_url: str, username: str, password: str, qr_or_code: str) ->
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="django-qrlogin reference client demo")
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--dpop",
+        metavar="KEY_FILE",
+        help="bind the tokens to a P-256 key kept in KEY_FILE (created if missing, mode 0600) "
+        "and sign a DPoP proof for every request; in 'demo' the phone's key is KEY_FILE.phone "
+        "(needs the cryptography package)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     both = sub.add_parser("demo", help="play both the phone and the desktop")
     sub.add_parser("desktop", help="show a QR URL and pairing code; wait for a real phone")
@@ -442,11 +609,11 @@ def main(argv: list[str] | None = None) -> None:
     desktop_id = f"qrlogin-demo-desktop-{platform.node() or 'pc'}"[:128]
     try:
         if args.command == "demo":
-            _demo_both(args.base_url, args.username, args.password, desktop_id)
+            _demo_both(args.base_url, args.username, args.password, desktop_id, args.dpop)
         elif args.command == "desktop":
-            _demo_desktop(args.base_url, desktop_id)
+            _demo_desktop(args.base_url, desktop_id, args.dpop)
         else:
-            _demo_phone(args.base_url, args.username, args.password, args.qr_or_code)
+            _demo_phone(args.base_url, args.username, args.password, args.qr_or_code, args.dpop)
     except QRLoginError as error:
         raise SystemExit(f"Error: {error}") from None
 
