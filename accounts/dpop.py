@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Mapping
@@ -127,7 +128,8 @@ def b64url(data: bytes) -> str:
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """The key's RFC 7638 SHA-256 thumbprint (base64url): the required members only, sorted,
     without whitespace, so the same key always hashes the same whatever else the JWK says."""
-    members = THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
+    kty = jwk.get("kty")
+    members = THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
     if members is None or not all(isinstance(jwk.get(m), str) for m in members):
         raise ValueError("Not a public JWK of a known key type.")
     canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
@@ -169,6 +171,13 @@ class Proof:
     nonce: str | None
 
 
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def _refuse(detail: Any, http_status: int | None) -> InvalidDPoPProof:
     return InvalidDPoPProof(detail, http_status=http_status)
 
@@ -203,8 +212,13 @@ def verify_proof(
         raise _refuse(_("The DPoP proof must carry its public key (jwk)."), http_status)
     if PRIVATE_MEMBERS & jwk.keys():
         raise _refuse(_("The DPoP proof's jwk must not contain a private key."), http_status)
-    if (jwk.get("kty"), jwk.get("crv")) not in KEY_TYPES[alg]:
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if not isinstance(kty, str) or not isinstance(crv, str) or (kty, crv) not in KEY_TYPES[alg]:
         raise _refuse(_("The DPoP proof's key does not fit its algorithm."), http_status)
+    try:
+        jkt = thumbprint(jwk)
+    except ValueError:
+        raise _refuse(_("The DPoP proof must carry its public key (jwk)."), http_status) from None
     try:
         key = jwt.PyJWK(jwk, algorithm=alg)
         signed = jwt.PyJWS().decode_complete(value, key=key, algorithms=[alg])
@@ -227,7 +241,8 @@ def verify_proof(
             raise ValueError
     except ValueError:
         raise _refuse(_("The DPoP proof was made for another URL."), http_status) from None
-    if isinstance(iat, bool) or not isinstance(iat, int | float):
+    # JSON numbers may be NaN, Infinity or an integer too large for a float: none is a time.
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not _finite(iat):
         raise _refuse(_("The DPoP proof needs an iat."), http_status)
     clock = time.time() if now is None else now
     if abs(clock - iat) > IAT_WINDOW:
@@ -240,7 +255,7 @@ def verify_proof(
             raise _refuse(_("The DPoP proof was made for another token."), http_status)
     nonce = claims.get("nonce")
     return Proof(
-        jkt=thumbprint(jwk),
+        jkt=jkt,
         jti=jti,
         iat=int(iat),
         nonce=nonce if isinstance(nonce, str) else None,
