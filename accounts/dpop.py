@@ -274,7 +274,7 @@ def nonce_ttl() -> int | None:
         return 300
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
-    return int(value)
+    return max(1, int(value))
 
 
 def new_nonce() -> str:
