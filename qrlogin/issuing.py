@@ -22,7 +22,8 @@ class TokenIssuer(Protocol):
 
     Called inside the completion's transaction, with the confirmed user and the desktop's
     validated device fields. Returns the JSON-ready fields added to the completion's answer
-    (for qrlogin_accounts: ``token``, ``expires_at``, ``user``, ``device``). Raising rolls
+    (for qrlogin_accounts: ``token``, ``token_type``, ``expires_at``, ``user``, ``device``;
+    the request is where it reads a DPoP proof that binds the token to a key). Raising rolls
     the completion back, so the session stays confirmed and the PC may try again: a
     ``ValueError`` answers 400 ``invalid``, a :class:`~qrlogin.exceptions.QRLoginError` (or
     DRF ``APIException``) answers its own status and code.
