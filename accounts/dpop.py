@@ -200,7 +200,7 @@ def verify_proof(
         raise _refuse(_("The DPoP proof is malformed."), http_status)
     try:
         header = jwt.get_unverified_header(value)
-    except jwt.InvalidTokenError:
+    except (jwt.InvalidTokenError, RecursionError):  # RecursionError: JSON nested too deep
         raise _refuse(_("The DPoP proof is malformed."), http_status) from None
     if header.get("typ") != TYP:
         raise _refuse(_("The DPoP proof must have the type dpop+jwt."), http_status)
@@ -226,7 +226,7 @@ def verify_proof(
     except (jwt.InvalidSignatureError, jwt.exceptions.InvalidKeyError) as exc:
         logger.info("DPoP proof refused: %s", exc)
         raise _refuse(_("The DPoP proof's signature is invalid."), http_status) from None
-    except (jwt.PyJWTError, ValueError, TypeError):
+    except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
         raise _refuse(_("The DPoP proof is malformed."), http_status) from None
     if not isinstance(claims, dict):
         raise _refuse(_("The DPoP proof is malformed."), http_status)

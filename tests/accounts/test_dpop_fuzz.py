@@ -73,6 +73,19 @@ def test_a_non_finite_iat_is_refused(iat):
         verify(proof)
 
 
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_json_nested_too_deep_is_refused(part):
+    """Python's json raises RecursionError past ~1,000 levels: a signed proof can hold that."""
+    deep = "[" * 1000 + "]" * 1000
+    if part == "payload":
+        header = {"typ": "dpop+jwt", "jwk": KEY.jwk}
+        proof = jwt.api_jws.encode(deep.encode(), KEY.private, algorithm="ES256", headers=header)
+    else:
+        proof = f"{dpop.b64url(deep.encode())}.e30."
+    with pytest.raises(dpop.InvalidDPoPProof):
+        verify(proof)
+
+
 def test_a_good_proof_still_passes():
     proof = KEY.proof("GET", URL, "tok", iat=time.time())
     assert verify(proof).jkt == KEY.thumbprint
