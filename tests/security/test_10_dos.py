@@ -167,14 +167,6 @@ class TestTokenLogin:
             refused = self.attempt(user.username, DEFAULT_PASSWORD, ATTACKER_IP)
         assert_throttled(refused)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="accounts/throttling.py:70 TokenLoginIPThrottle keys on REMOTE_ADDR only. With "
-        "gunicorn behind a proxy, docs/deploy.md says to list the proxy in "
-        'QRLOGIN["TRUSTED_PROXIES"], but accounts ignores it: every client then shares the '
-        "proxy's bucket, and 20 bad logins a minute from anyone lock every user out of "
-        "token login. It should use the same trusted-proxy client address as qrlogin.",
-    )
     def test_behind_a_trusted_proxy_one_client_does_not_lock_out_the_rest(self, settings):
         settings.QRLOGIN = {"TRUSTED_PROXIES": [PROXY_IP]}
         for i in range(20):
