@@ -10,7 +10,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -19,6 +18,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from qrlogin.errors import exception_handler
+from qrlogin.parsers import PARSER_CLASSES
 
 from .authentication import DeviceTokenAuthentication, user_is_active
 from .exceptions import InvalidCredentials
@@ -56,7 +56,7 @@ class AccountsAPIView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes: list[type[BaseThrottle]] = []
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = PARSER_CLASSES
 
     def get_exception_handler(self) -> Callable[..., Response | None]:
         return exception_handler
