@@ -54,6 +54,18 @@ def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
                         f"ACCOUNTS['THROTTLE_RATES'][{scope!r}]: {exc}", id="qrlogin_accounts.E004"
                     )
                 )
+    idle = accounts_settings.DEVICE_IDLE_TTL
+    if isinstance(idle, timedelta):
+        idle = idle.total_seconds()
+    if idle is not None and (
+        isinstance(idle, bool) or not isinstance(idle, int | float) or idle <= 0
+    ):
+        messages.append(
+            Error(
+                "ACCOUNTS['DEVICE_IDLE_TTL'] must be a positive number of seconds or None.",
+                id="qrlogin_accounts.E006",
+            )
+        )
     interval = accounts_settings.LAST_USED_UPDATE_INTERVAL
     if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
         messages.append(

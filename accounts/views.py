@@ -31,7 +31,7 @@ from .serializers import (
     TokenLoginSerializer,
     TokenPayloadSerializer,
 )
-from .throttling import TokenLoginIPThrottle, TokenLoginUsernameThrottle
+from .throttling import DeviceCreateThrottle, TokenLoginIPThrottle, TokenLoginUsernameThrottle
 
 DEVICE_ID_HEADER = OpenApiParameter(
     "X-Device-ID",
@@ -102,6 +102,7 @@ class TokenView(AccountsAPIView):
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user_is_active(user):
             raise InvalidCredentials()
+        self.check_device_budget(request, user, data["device_id"])
         payload = issue_device_token(
             user=user,
             device_id=data["device_id"],
@@ -110,6 +111,14 @@ class TokenView(AccountsAPIView):
             request=request,
         )
         return Response(payload, status=status.HTTP_201_CREATED)
+
+    def check_device_budget(self, request: Request, user: Any, device_id: str) -> None:
+        """429 once this login would make one new device too many for the user today."""
+        if Device.objects.active().filter(user=user, device_id=device_id).exists():
+            return
+        throttle = DeviceCreateThrottle(user)
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
 
     @extend_schema(
         operation_id="accounts_token_revoke",
