@@ -18,7 +18,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from qrlogin.errors import exception_handler
-from qrlogin.parsers import PARSER_CLASSES
+from qrlogin.parsers import PARSER_CLASSES, ParseErrorsMixin
 
 from .authentication import DeviceTokenAuthentication, user_is_active
 from .exceptions import InvalidCredentials
@@ -45,7 +45,7 @@ DEVICE_ID_HEADER = OpenApiParameter(
 MAX_PK = 2**63 - 1
 
 
-class AccountsAPIView(APIView):
+class AccountsAPIView(ParseErrorsMixin, APIView):
     """Base of the app's views: its own policies, independent of the host's DRF defaults.
 
     Errors use :func:`qrlogin.errors.exception_handler`; responses are JSON and never

@@ -23,7 +23,7 @@ from .conf import qrlogin_settings
 from .errors import exception_handler
 from .issuing import load_token_issuer, login_browser
 from .models import QRLoginSession
-from .parsers import PARSER_CLASSES
+from .parsers import PARSER_CLASSES, ParseErrorsMixin
 from .payloads import created_payload, safe_next, scan_payload, status_payload
 from .polling import POLL_AFTER_HEADER, SHORT_POLL_SECONDS, parse_status_query
 
@@ -34,7 +34,7 @@ class QRLoginJSONRenderer(JSONRenderer):
     encoder_class = DjangoJSONEncoder
 
 
-class QRLoginAPIView(APIView):
+class QRLoginAPIView(ParseErrorsMixin, APIView):
     """Base view: our error shape, and no caching of anything we answer."""
 
     permission_classes = [AllowAny]

@@ -3,10 +3,12 @@
 DRF's parsers turn only some failures into a ``ParseError``: its JSON parser lets the
 ``RecursionError`` of a 2 KB body of nested brackets escape (an HTML 500), an unknown
 ``charset`` raises ``LookupError``, and Django's form limits (``DATA_UPLOAD_MAX_NUMBER_FIELDS``)
-raise a ``SuspiciousOperation`` that bypasses the API's error shape. These subclasses read at
-most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes (DRF streams JSON past Django's own check), refuse
-JSON nested deeper than any of these APIs needs, and turn every failure into ``ParseError``,
-which the views' exception handlers render as ``{"detail", "code": "invalid"}``.
+raise a ``SuspiciousOperation`` that bypasses the API's error shape (an HTML 400). These
+subclasses read at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes (whether DRF hands them
+``request.body``, which Django checks, or the raw stream), refuse JSON nested deeper than any
+of these APIs needs, and turn every failure into ``ParseError``; :class:`ParseErrorsMixin`
+does the same for the limits Django enforces while DRF reads the body. The views' exception
+handlers render a ``ParseError`` as ``{"detail", "code": "invalid"}``.
 
 Used by qrlogin's API and by qrlogin_accounts' views (this module needs no installed app).
 """
@@ -17,6 +19,7 @@ import io
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.utils.translation import gettext as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
@@ -89,3 +92,18 @@ class MultiPartParser(parsers.MultiPartParser):
 
 # What the views list in ``parser_classes``.
 PARSER_CLASSES = [JSONParser, FormParser, MultiPartParser]
+
+
+class ParseErrorsMixin:
+    """For an ``APIView``: Django's body limits, hit while DRF reads the body, as a 400 invalid.
+
+    ``request.body`` raises ``RequestDataTooBig`` past ``DATA_UPLOAD_MAX_MEMORY_SIZE`` before
+    any parser runs; Django would answer its HTML 400, outside the API's error shape.
+    """
+
+    def handle_exception(self, exc: Exception) -> Any:
+        if isinstance(exc, RequestDataTooBig):
+            exc = ParseError(_("The request body is too large."))
+        elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+            exc = ParseError(_("The request body is not a valid form."))
+        return super().handle_exception(exc)  # type: ignore[misc]
