@@ -118,7 +118,10 @@ class TokenView(AccountsAPIView):
             return
         throttle = DeviceCreateThrottle(user)
         if not throttle.allow_request(request, self):
-            self.throttled(request, throttle.wait())
+            raise exceptions.Throttled(
+                throttle.wait(),
+                detail=str(_("Too many new devices signed in to this account; try again later.")),
+            )
 
     @extend_schema(
         operation_id="accounts_token_revoke",

@@ -111,7 +111,8 @@ class TestDeviceCreation:
         assert self.login(user, "phone-1").status_code == 201
         assert self.login(user, "phone-2").status_code == 201
         refused = self.login(user, "phone-3")
-        assert_error(refused, 429, "throttled")
+        body = assert_error(refused, 429, "throttled")
+        assert body["detail"].startswith("Too many new devices")
         assert int(refused["Retry-After"]) == 86400
         assert sorted(user.devices.values_list("device_id", flat=True)) == ["phone-1", "phone-2"]
         # A known device logs in again: no new device, no budget needed.

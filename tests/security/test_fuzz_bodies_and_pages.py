@@ -89,6 +89,18 @@ def test_every_unreadable_body_is_a_400_invalid(settings, endpoints, endpoint, b
     assert_error(response, 400, "invalid")
 
 
+@pytest.mark.parametrize(
+    ("language", "detail"),
+    [("en", "The request body is nested too deeply."), ("zh-hans", "请求体嵌套层级过深。")],
+)
+def test_the_error_is_in_the_request_language(language, detail):
+    body = b'{"next": ' + b"[" * 40 + b"]" * 40 + b"}"
+    response = APIClient().generic(
+        "POST", "/qrlogin/api/sessions/", body, JSON, HTTP_ACCEPT_LANGUAGE=language
+    )
+    assert assert_error(response, 400, "invalid")["detail"] == detail
+
+
 def test_a_readable_body_still_works(endpoints):
     client, path, _headers = endpoints["create"]
     assert client.post(path, {"next": "/a/"}, format="json").status_code == 201
