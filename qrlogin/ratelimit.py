@@ -16,8 +16,9 @@ reads as an empty history: no limit at all. This module counts instead:
   if it is over, increment, return the count and the window start" atomically. The script
   is given the app's clock (so ``time-machine`` moves windows in tests, as it does for every
   other deadline) and sets a real expiry on the key, so idle keys vanish.
-- **Any other cache** (local memory, database, memcached): ``cache.add`` opens the window (only
-  one racer wins), ``cache.incr`` counts in it; both are atomic on those backends.
+- **Any other cache**: ``cache.add`` opens the window (only one racer wins), ``cache.incr``
+  counts in it; both are atomic on local memory and memcached (Django's database and file
+  caches increment with a read then a write: not for shared counts).
 - **When the shared cache fails** (Redis down, a timeout, an error the backend would otherwise
   swallow), counting goes on in a per-process local-memory cache at the same rates: with N
   processes a client gets at most N times the limit, never an unlimited number of guesses.
