@@ -200,7 +200,9 @@ class RateThrottle(BaseThrottle):
 
     scope: str = ""
     cache_alias = "default"
-    cache_format = "throttle_%(scope)s_%(ident)s"
+    # Not DRF's "throttle_%(scope)s_%(ident)s": a DRF throttle of the host (or a process still
+    # running the old code) keeps a list under those keys, which the script cannot count in.
+    cache_format = "ratelimit:%(scope)s:%(ident)s"
     timer = time.time
 
     def __init__(self) -> None:

@@ -19,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
@@ -27,7 +29,7 @@ from qrlogin import ratelimit
 from qrlogin.throttling import CreateThrottle, UserCodeIPThrottle, UserCodeThrottle
 from qrlogin_accounts.throttling import TokenLoginIPThrottle, TokenLoginUsernameThrottle
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.qrlogin.test_processes import free_port, wait_for_port
+from tests.qrlogin.test_processes import Server, free_port, phone_headers, wait_for_port
 from tests.security.support import ATTACKER_IP, assert_error
 
 pytestmark = pytest.mark.django_db
@@ -61,13 +63,21 @@ def _fresh_ratelimit_state(monkeypatch):
     monkeypatch.setattr(ratelimit, "_fallback", fallback)
 
 
-@pytest.fixture(params=["configured", "redis"])
+@pytest.fixture(params=["configured", "django-redis", "django's redis"])
 def counting_cache(request, settings):
-    """The suite's cache (local memory, or Redis in the PG+Redis run), and real Redis."""
-    if request.param == "redis":
+    """The suite's cache (local memory, or Redis in the PG+Redis run), and real Redis through
+    django-redis and through Django's own backend."""
+    if request.param != "configured":
         if not REDIS_URL:
             pytest.skip("needs Redis (set REDIS_URL)")
         settings.CACHES = redis_cache(REDIS_URL)
+    if request.param == "django's redis":
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+            }
+        }
     from django.core.cache import cache
 
     cache.clear()
@@ -160,6 +170,39 @@ def test_the_window_ends_when_the_clock_says(counting_cache, clock):
     assert refused.wait() == 15
     clock.shift(15)
     assert UserCodeThrottle().allow_request(request, None)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql"
+    or "redis" not in django_settings.CACHES["default"]["BACKEND"],
+    reason="needs PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)",
+)
+def test_parallel_http_requests_on_two_server_processes_get_exactly_the_limit():
+    """The attack as it was run: 50 parallel pairing-code lookups from one phone, 50 parallel
+    creates from one address, over HTTP, spread over two uvicorn processes sharing Redis."""
+    url = django_settings.CACHES["default"]["LOCATION"]
+    servers = [Server(url, throttles=True), Server(url, throttles=True)]
+    try:
+        phone = phone_headers(servers[0], "racer")
+        lookups = in_parallel(
+            PARALLEL,
+            lambda: servers[threading.get_ident() % 2].call(
+                "POST", "/qrlogin/api/scan/", {"code": "ABCD-EFGH"}, phone
+            )[0],
+        )
+        assert sorted(lookups) == [404] * 5 + [429] * (PARALLEL - 5)
+        creates = in_parallel(
+            PARALLEL,
+            lambda: servers[threading.get_ident() % 2].call("POST", "/qrlogin/api/sessions/", {})[
+                0
+            ],
+        )
+        assert sorted(creates) == [201] * 20 + [429] * (PARALLEL - 20)
+    finally:
+        for server in servers:
+            server.stop()
 
 
 class TestRedisDown:
