@@ -7,7 +7,8 @@ address or an IPv6 /64), not its address.
 
 from django.http import HttpRequest
 
-from .client_info import client_network_key, phone_actor
+from .actors import phone_actor
+from .client_info import client_network_key
 from .conf import qrlogin_settings
 from .ratelimit import RateThrottle
 
