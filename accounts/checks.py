@@ -54,6 +54,18 @@ def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
                         f"ACCOUNTS['THROTTLE_RATES'][{scope!r}]: {exc}", id="qrlogin_accounts.E004"
                     )
                 )
+    idle = accounts_settings.DEVICE_IDLE_TTL
+    if isinstance(idle, timedelta):
+        idle = idle.total_seconds()
+    if idle is not None and (
+        isinstance(idle, bool) or not isinstance(idle, int | float) or idle <= 0
+    ):
+        messages.append(
+            Error(
+                "ACCOUNTS['DEVICE_IDLE_TTL'] must be a positive number of seconds or None.",
+                id="qrlogin_accounts.E006",
+            )
+        )
     interval = accounts_settings.LAST_USED_UPDATE_INTERVAL
     if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
         messages.append(
@@ -66,7 +78,7 @@ def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
         messages.append(
             Error(
                 "ACCOUNTS['DPOP'] must be 'optional', 'required' or 'off'.",
-                id="qrlogin_accounts.E006",
+                id="qrlogin_accounts.E007",
             )
         )
     nonce = accounts_settings.DPOP_NONCE
@@ -74,14 +86,14 @@ def check_accounts_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
         messages.append(
             Error(
                 "ACCOUNTS['DPOP_NONCE'] must be False, True, or a positive number of seconds.",
-                id="qrlogin_accounts.E007",
+                id="qrlogin_accounts.E008",
             )
         )
     if accounts_settings.DPOP_REPLAY_STORE not in ("auto", "cache", "database"):
         messages.append(
             Error(
                 "ACCOUNTS['DPOP_REPLAY_STORE'] must be 'auto', 'cache' or 'database'.",
-                id="qrlogin_accounts.E008",
+                id="qrlogin_accounts.E009",
             )
         )
     return messages

@@ -16,8 +16,15 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_TTL": 60 * 60 * 24 * 30,
     # DRF-style rates ("N/s", "N/min", "N/hour", "N/day") for the token login endpoint.
     # A dict given in settings is merged over these defaults, so naming one scope keeps the
-    # other; a scope set to None is not throttled; THROTTLE_RATES = None turns throttling off.
-    "THROTTLE_RATES": {"token_login_ip": "20/min", "token_login_username": "5/min"},
+    # others; a scope set to None is not throttled; THROTTLE_RATES = None turns throttling off.
+    "THROTTLE_RATES": {
+        "token_login_ip": "20/min",  # attempts per client network (IPv4 address, IPv6 /64)
+        "token_login_username": "5/min",  # attempts per username
+        "device_create": "10/day",  # new devices per user, made by successful token logins
+    },
+    # A device unused this long (seconds or a timedelta; None: never) is deleted, with its
+    # tokens, by ``manage.py qrlogin_purge``.
+    "DEVICE_IDLE_TTL": 60 * 60 * 24 * 90,
     # Minimum seconds between two writes of a token's last_used_at / its device's last_seen_at.
     "LAST_USED_UPDATE_INTERVAL": 60,
     # Proof of possession (RFC 9449 DPoP): "optional" (a proof at login binds the token to the

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -43,8 +44,27 @@ class DeviceQuerySet(models.QuerySet["Device"]):
         """Devices that have not been revoked."""
         return self.filter(revoked_at__isnull=True)
 
+    def idle(self, now: datetime | None = None) -> DeviceQuerySet:
+        """Devices unused for ``ACCOUNTS["DEVICE_IDLE_TTL"]`` (none when it is None).
+
+        "Used" is the last authenticated request (``last_seen_at``, written at most every
+        ``LAST_USED_UPDATE_INTERVAL``) or the registration, for a device never seen since.
+        """
+        ttl = accounts_settings.DEVICE_IDLE_TTL
+        if ttl is None:
+            return self.none()
+        if not isinstance(ttl, timedelta):
+            ttl = timedelta(seconds=ttl)
+        cutoff = (now or timezone.now()) - ttl
+        return self.alias(used=Coalesce("last_seen_at", "created_at")).filter(used__lt=cutoff)
+
 
 class DeviceManager(models.Manager.from_queryset(DeviceQuerySet)):  # type: ignore[misc]
+    def purge_idle(self, now: datetime | None = None) -> int:
+        """Delete idle devices (see :meth:`DeviceQuerySet.idle`) and their tokens; the count."""
+        _deleted, by_model = self.get_queryset().idle(now).delete()
+        return by_model.get(self.model._meta.label, 0)
+
     def register(
         self,
         user: AbstractBaseUser,

@@ -1,8 +1,9 @@
 """Throttles for the token login endpoint, configured by ``ACCOUNTS["THROTTLE_RATES"]``.
 
-They keep DRF's sliding-window algorithm and its use of Django's default cache, so with a
-shared cache (Redis) the limits hold across processes. Rates are read per request, so
-``override_settings`` applies immediately.
+They count with :mod:`qrlogin.ratelimit` (shared with qrlogin, and usable without the qrlogin
+app installed): an atomic counter in Django's default cache, so with Redis the limits hold
+across processes and under parallel requests, and per process while the cache fails. Rates
+are read per request, so ``override_settings`` applies immediately.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+
+from qrlogin.client_info import client_network_key
+from qrlogin.ratelimit import RateThrottle
 
 from .conf import accounts_settings
 
@@ -37,8 +40,8 @@ def parse_rate(rate: str | None) -> tuple[int | None, int | None]:
     return num_requests, duration
 
 
-class AccountsRateThrottle(SimpleRateThrottle):
-    """A SimpleRateThrottle whose rate comes from ``ACCOUNTS["THROTTLE_RATES"][scope]``."""
+class AccountsRateThrottle(RateThrottle):
+    """A throttle whose rate comes from ``ACCOUNTS["THROTTLE_RATES"][scope]``."""
 
     def get_rate(self) -> str | None:
         rates = accounts_settings.THROTTLE_RATES
@@ -58,17 +61,18 @@ class AccountsRateThrottle(SimpleRateThrottle):
 
 
 class TokenLoginIPThrottle(AccountsRateThrottle):
-    """Token login attempts per client IP.
+    """Token login attempts per client network.
 
-    The IP is ``REMOTE_ADDR`` only: X-Forwarded-For is client-controlled. Behind a reverse
-    proxy, have the proxy or a middleware set ``REMOTE_ADDR`` to the real client address.
+    The address is qrlogin's: ``REMOTE_ADDR``, or behind ``QRLOGIN["TRUSTED_PROXIES"]`` the
+    nearest untrusted X-Forwarded-For hop (so clients behind a proxy do not share its bucket,
+    and a forged header buys no fresh one); IPv6 counts by /64. No address (a unix socket
+    without trusted proxies) is one shared bucket.
     """
 
     scope = "token_login_ip"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        ip = request.META.get("REMOTE_ADDR") or ""
-        return self.make_key(self.ident_hash(ip))
+        return self.make_key(self.ident_hash(client_network_key(request) or "unknown"))
 
 
 class TokenLoginUsernameThrottle(AccountsRateThrottle):
@@ -86,3 +90,23 @@ class TokenLoginUsernameThrottle(AccountsRateThrottle):
         if not username:
             return None
         return self.make_key(self.ident_hash(username.casefold()))
+
+
+class DeviceCreateThrottle(AccountsRateThrottle):
+    """New devices a user's token logins create, whatever the IP (scope ``device_create``).
+
+    Checked only once the password is right and only when the login would register a device
+    the user does not have yet: re-logins of a known device never count. Without it, the
+    token login rate makes a stream of devices (rows and live tokens) that nobody uses.
+    """
+
+    scope = "device_create"
+
+    def __init__(self, user: Any = None) -> None:
+        super().__init__()
+        self.user = user
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if self.user is None or self.user.pk is None:
+            return None
+        return self.make_key(str(self.user.pk))

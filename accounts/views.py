@@ -11,7 +11,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -20,6 +19,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from qrlogin.errors import exception_handler
+from qrlogin.parsers import PARSER_CLASSES, ParseErrorsMixin
 
 from .authentication import DeviceTokenAuthentication, user_is_active
 from .exceptions import InvalidCredentials
@@ -32,7 +32,7 @@ from .serializers import (
     TokenLoginSerializer,
     TokenPayloadSerializer,
 )
-from .throttling import TokenLoginIPThrottle, TokenLoginUsernameThrottle
+from .throttling import DeviceCreateThrottle, TokenLoginIPThrottle, TokenLoginUsernameThrottle
 
 DEVICE_ID_HEADER = OpenApiParameter(
     "X-Device-ID",
@@ -46,7 +46,7 @@ DEVICE_ID_HEADER = OpenApiParameter(
 MAX_PK = 2**63 - 1
 
 
-class AccountsAPIView(APIView):
+class AccountsAPIView(ParseErrorsMixin, APIView):
     """Base of the app's views: its own policies, independent of the host's DRF defaults.
 
     Errors use :func:`qrlogin.errors.exception_handler`; responses are JSON and never
@@ -57,7 +57,7 @@ class AccountsAPIView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes: list[type[BaseThrottle]] = []
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = PARSER_CLASSES
 
     def get_exception_handler(self) -> Callable[..., Response | None]:
         return exception_handler
@@ -104,6 +104,7 @@ class TokenView(AccountsAPIView):
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user_is_active(user):
             raise InvalidCredentials()
+        self.check_device_budget(request, user, data["device_id"])
         payload = issue_device_token(
             user=user,
             device_id=data["device_id"],
@@ -112,6 +113,17 @@ class TokenView(AccountsAPIView):
             request=request,
         )
         return Response(payload, status=status.HTTP_201_CREATED)
+
+    def check_device_budget(self, request: Request, user: Any, device_id: str) -> None:
+        """429 once this login would make one new device too many for the user today."""
+        if Device.objects.active().filter(user=user, device_id=device_id).exists():
+            return
+        throttle = DeviceCreateThrottle(user)
+        if not throttle.allow_request(request, self):
+            raise exceptions.Throttled(
+                throttle.wait(),
+                detail=str(_("Too many new devices signed in to this account; try again later.")),
+            )
 
     @extend_schema(
         operation_id="accounts_token_revoke",

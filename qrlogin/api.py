@@ -11,7 +11,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.module_loading import import_string
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -24,6 +23,7 @@ from .conf import qrlogin_settings
 from .errors import exception_handler
 from .issuing import load_token_issuer, login_browser
 from .models import QRLoginSession
+from .parsers import PARSER_CLASSES, ParseErrorsMixin
 from .payloads import created_payload, safe_next, scan_payload, status_payload
 from .polling import POLL_AFTER_HEADER, SHORT_POLL_SECONDS, parse_status_query
 
@@ -34,13 +34,13 @@ class QRLoginJSONRenderer(JSONRenderer):
     encoder_class = DjangoJSONEncoder
 
 
-class QRLoginAPIView(APIView):
+class QRLoginAPIView(ParseErrorsMixin, APIView):
     """Base view: our error shape, and no caching of anything we answer."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
     renderer_classes = [QRLoginJSONRenderer]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = PARSER_CLASSES
 
     def get_exception_handler(self):
         return exception_handler

@@ -45,6 +45,28 @@ def client_ip(request: HttpRequest) -> str | None:
     return str(current)
 
 
+def network_key(ip: str | None) -> str | None:
+    """What a per-IP budget counts: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 /64 is what a single home line or server gets, 2**64 addresses to rotate
+    through: counted per address, it would be an unlimited supply of fresh budgets. An
+    IPv4-mapped IPv6 address counts as the IPv4 address it carries.
+    """
+    parsed = _parse_ip(ip or "")
+    if parsed is None:
+        return None
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if parsed.version == 4:
+        return str(parsed)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+
+
+def client_network_key(request: HttpRequest) -> str | None:
+    """:func:`network_key` of :func:`client_ip`: the identity of every per-IP limit."""
+    return network_key(client_ip(request))
+
+
 def user_agent(request: HttpRequest) -> str:
     return request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT]
 

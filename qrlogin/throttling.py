@@ -1,17 +1,19 @@
 """DRF throttles whose rates come from ``QRLOGIN["THROTTLE_RATES"]``, read at use time.
 
-They count in Django's default cache, so with Redis every process shares one count.
+They count with :mod:`qrlogin.ratelimit`: atomically in the shared cache (Redis), per process
+while it fails. Per-IP scopes count a client's network (:func:`client_network_key`: an IPv4
+address or an IPv6 /64), not its address.
 """
 
 from django.http import HttpRequest
-from rest_framework.throttling import SimpleRateThrottle
 
 from .actors import phone_actor
-from .client_info import client_ip
+from .client_info import client_network_key
 from .conf import qrlogin_settings
+from .ratelimit import RateThrottle
 
 
-class QRLoginThrottle(SimpleRateThrottle):
+class QRLoginThrottle(RateThrottle):
     """Base class: ``scope`` names the rate; ``get_ident`` names what is counted."""
 
     def get_rate(self) -> str | None:
@@ -20,14 +22,9 @@ class QRLoginThrottle(SimpleRateThrottle):
             return None
         return rates.get(self.scope)
 
-    def allow_request(self, request: HttpRequest, view: object) -> bool:
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
     def get_ident(self, request: HttpRequest) -> str | None:
         # No address (a unix socket without trusted proxies) shares one bucket: fail closed.
-        return client_ip(request) or "unknown"
+        return client_network_key(request) or "unknown"
 
     def get_cache_key(self, request: HttpRequest, view: object) -> str | None:
         ident = self.get_ident(request)

@@ -19,7 +19,7 @@ from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from . import proof, throttling
+from . import proof, serializers, throttling
 from .actors import phone_actor
 from .errors import error_body
 from .exceptions import SessionNotFound, TransitionError
@@ -60,7 +60,7 @@ def throttled_response(request: HttpRequest) -> HttpResponse | None:
 @require_http_methods(["GET", "POST"])
 def pc_login(request: HttpRequest) -> HttpResponse:
     """GET: the QR page. POST (from its script): a fresh QR when the old one is over."""
-    next_url = request.GET.get("next", "")
+    next_url = page_next(request.GET.get("next", ""))
     if (refused := throttled_response(request)) is not None:
         return refused
     payload = new_qr_for_browser(request, next_url)
@@ -79,9 +79,20 @@ def pc_login(request: HttpRequest) -> HttpResponse:
     )
 
 
+def page_next(value: str) -> str:
+    """``next`` if the API would accept it (at most 2,000 characters, no NUL), else "".
+
+    A page's ``next`` comes from a link: a mangled one (too long, a NUL byte) should still
+    log the person in, to the default redirect, not answer an error page (or a database
+    error, as an unchecked NUL did on PostgreSQL).
+    """
+    checked = serializers.CreateSessionSerializer(data={"next": value})
+    return checked.validated_data["next"] if checked.is_valid() else ""
+
+
 def new_qr_for_browser(request: HttpRequest, next_url: str = "") -> dict:
     """Start a session whose proof is this browser's Django session (the secret stays here)."""
-    started = proof.start_session(request, next_url)
+    started = proof.start_session(request, page_next(next_url))
     proof.remember_secret(request, started.session, started.secret)
     payload = created_payload(request, started)
     payload.update(client_urls(started.session.public_id))

@@ -12,7 +12,9 @@ def test_defaults():
     assert accounts_settings.THROTTLE_RATES == {
         "token_login_ip": "20/min",
         "token_login_username": "5/min",
+        "device_create": "10/day",
     }
+    assert accounts_settings.DEVICE_IDLE_TTL == 90 * 24 * 3600
 
 
 def test_read_at_use_time():
@@ -26,6 +28,7 @@ def test_throttle_rates_merge_and_off():
         assert accounts_settings.THROTTLE_RATES == {
             "token_login_ip": None,
             "token_login_username": "5/min",
+            "device_create": "10/day",
         }
     with override_settings(ACCOUNTS={"THROTTLE_RATES": None}):
         assert accounts_settings.THROTTLE_RATES is None
@@ -68,6 +71,9 @@ def test_checks_pass_by_default():
         ({"THROTTLE_RATES": ["5/min"]}, ["qrlogin_accounts.E003"]),
         ({"THROTTLE_RATES": {"token_login_ip": "lots"}}, ["qrlogin_accounts.E004"]),
         ({"LAST_USED_UPDATE_INTERVAL": -1}, ["qrlogin_accounts.E005"]),
+        ({"DEVICE_IDLE_TTL": 0}, ["qrlogin_accounts.E006"]),
+        ({"DEVICE_IDLE_TTL": "90d"}, ["qrlogin_accounts.E006"]),
+        ({"DEVICE_IDLE_TTL": None}, []),
         ("nope", ["qrlogin_accounts.E001"]),
     ],
 )

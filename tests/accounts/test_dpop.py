@@ -493,10 +493,10 @@ def test_off_mode_is_a_deploy_warning(settings):
 @pytest.mark.parametrize(
     ("accounts", "error"),
     [
-        ({"DPOP": "sometimes"}, "qrlogin_accounts.E006"),
-        ({"DPOP_NONCE": -1}, "qrlogin_accounts.E007"),
-        ({"DPOP_NONCE": "yes"}, "qrlogin_accounts.E007"),
-        ({"DPOP_REPLAY_STORE": "memory"}, "qrlogin_accounts.E008"),
+        ({"DPOP": "sometimes"}, "qrlogin_accounts.E007"),
+        ({"DPOP_NONCE": -1}, "qrlogin_accounts.E008"),
+        ({"DPOP_NONCE": "yes"}, "qrlogin_accounts.E008"),
+        ({"DPOP_REPLAY_STORE": "memory"}, "qrlogin_accounts.E009"),
     ],
 )
 def test_bad_dpop_settings_are_errors(settings, accounts, error):

@@ -62,7 +62,7 @@ def database_url() -> str:
 
 
 class Server:
-    def __init__(self, redis_url: str, fallback: float = 2) -> None:
+    def __init__(self, redis_url: str, fallback: float = 2, throttles: bool = False) -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -72,6 +72,7 @@ class Server:
             "DEBUG": "0",
             "ALLOWED_HOSTS": "127.0.0.1",
             "TEST_NOTIFY_FALLBACK": str(fallback),
+            "TEST_THROTTLES": "1" if throttles else "0",
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(self.port),

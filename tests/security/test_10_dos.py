@@ -3,10 +3,12 @@
 Floods of QR sessions (rows, QR renders), scans, pairing-code lookups and password guesses;
 an attacker who locks a victim's account out of token login; a table that grows forever.
 
-Defences: DRF throttles counted in the shared cache, each answering 429 ``throttled`` with
-``Retry-After``: session creation per client IP (the API and the PC page share the scope),
-scans per device and per IP, pairing codes per device and per IP, confirms per device, token
-login per username and per IP. ``manage.py qrlogin_purge`` deletes sessions that are over.
+Defences: throttles counted atomically in the shared cache (``qrlogin.ratelimit``), each
+answering 429 ``throttled`` with ``Retry-After``: session creation per client network (the API
+and the PC page share the scope), scans per device and per network, pairing codes per device
+and per network, confirms per device, token login per username and per network, new devices
+per user. ``manage.py qrlogin_purge`` deletes sessions that are over and idle devices. Races,
+outages and /64s: ``test_throttle_counting.py``, ``test_budgets_per_network.py``.
 ``manage.py check --deploy`` warns (qrlogin.W002) when throttles are counted per process.
 """
 
@@ -167,14 +169,6 @@ class TestTokenLogin:
             refused = self.attempt(user.username, DEFAULT_PASSWORD, ATTACKER_IP)
         assert_throttled(refused)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="accounts/throttling.py:70 TokenLoginIPThrottle keys on REMOTE_ADDR only. With "
-        "gunicorn behind a proxy, docs/deploy.md says to list the proxy in "
-        'QRLOGIN["TRUSTED_PROXIES"], but accounts ignores it: every client then shares the '
-        "proxy's bucket, and 20 bad logins a minute from anyone lock every user out of "
-        "token login. It should use the same trusted-proxy client address as qrlogin.",
-    )
     def test_behind_a_trusted_proxy_one_client_does_not_lock_out_the_rest(self, settings):
         settings.QRLOGIN = {"TRUSTED_PROXIES": [PROXY_IP]}
         for i in range(20):
