@@ -49,9 +49,33 @@ def issue_device_token(
     (``dpop.InvalidDPoPProof``, ``dpop.UseDPoPNonce``, ``dpop.DPoPRequired``). Raised inside
     a QR completion's transaction, it leaves the session confirmed.
     """
+    # The fields before the proof, so a call that would fail anyway spends no proof (jti).
+    _check_device_fields(device_id, device_type, device_name or "")
+    return issue_bound_device_token(
+        user=user,
+        device_id=device_id,
+        device_type=device_type,
+        device_name=device_name,
+        jkt=dpop.binding_for_token_request(request),
+    )
+
+
+def issue_bound_device_token(
+    *,
+    user: Any,
+    device_id: str,
+    device_type: str,
+    device_name: str = "",
+    jkt: str | None = None,
+) -> dict[str, Any]:
+    """:func:`issue_device_token` with the proof already verified: bound to ``jkt`` if given.
+
+    For a caller that must check the proof before a step of its own (the token login view
+    checks it before the new-device budget, so a refused proof or a nonce round trip spends
+    none); ``jkt`` comes from ``dpop.binding_for_token_request`` on that request.
+    """
     device_name = device_name or ""
     _check_device_fields(device_id, device_type, device_name)
-    jkt = dpop.binding_for_token_request(request)
     with transaction.atomic():
         device = Device.objects.register(user, device_id, device_type, device_name)
         token, raw = DeviceToken.objects.issue(device, jkt=jkt or "")

@@ -21,9 +21,10 @@ from rest_framework.views import APIView
 from qrlogin.errors import exception_handler
 from qrlogin.parsers import PARSER_CLASSES, ParseErrorsMixin
 
+from . import dpop
 from .authentication import DeviceTokenAuthentication, user_is_active
 from .exceptions import InvalidCredentials
-from .issuers import issue_device_token
+from .issuers import issue_bound_device_token
 from .models import Device, DeviceToken
 from .schema import DPOP_PROOF, error_responses
 from .serializers import (
@@ -104,13 +105,15 @@ class TokenView(AccountsAPIView):
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user_is_active(user):
             raise InvalidCredentials()
+        # The proof first: a refused one, or the nonce round trip, spends no device budget.
+        jkt = dpop.binding_for_token_request(request)
         self.check_device_budget(request, user, data["device_id"])
-        payload = issue_device_token(
+        payload = issue_bound_device_token(
             user=user,
             device_id=data["device_id"],
             device_type=data["device_type"],
             device_name=data["device_name"],
-            request=request,
+            jkt=jkt,
         )
         return Response(payload, status=status.HTTP_201_CREATED)
 

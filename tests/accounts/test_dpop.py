@@ -519,6 +519,31 @@ def test_nonce_at_login_is_a_400_with_a_fresh_nonce(api_client, user, key, setti
     assert again.json()["token_type"] == "DPoP"
 
 
+def test_a_refused_proof_or_a_nonce_round_trip_spends_no_device_budget(
+    api_client, user, key, settings
+):
+    # The proof is checked before the new-device budget: a client following the nonce
+    # dance (or fixing its clock) must not pay two or three devices for one.
+    settings.ACCOUNTS = {
+        "DPOP_NONCE": True,
+        "THROTTLE_RATES": {"token_login_ip": None, "token_login_username": None,
+                           "device_create": "1/day"},
+    }  # fmt: skip
+    stale = key.proof("POST", TOKEN_URL, iat=time.time() - 3600)
+    assert_refused(login(api_client, user, key, HTTP_DPOP=stale), status=400)
+    response = login(api_client, user, key)
+    assert_refused(response, code="use_dpop_nonce", status=400,
+                   challenge='DPoP error="use_dpop_nonce"')  # fmt: skip
+    proof = key.proof("POST", TOKEN_URL, nonce=response["DPoP-Nonce"])
+    assert login(api_client, user, key, HTTP_DPOP=proof).status_code == 201
+    # The budget still holds: a second new device today is one too many.
+    other = {"username": user.username, "password": DEFAULT_PASSWORD, "device_id": "phone-2",
+             "device_type": "ios"}  # fmt: skip
+    proof = key.proof("POST", TOKEN_URL, nonce=response["DPoP-Nonce"])
+    refused = api_client.post(TOKEN_URL, other, format="json", HTTP_DPOP=proof)
+    assert refused.status_code == 429, refused.content
+
+
 def test_nonce_on_requests_is_a_401(api_client, bound, key, settings):
     settings.ACCOUNTS = {"DPOP_NONCE": 300}
     raw, device = bound
