@@ -323,6 +323,29 @@ def test_refused_non_object_payload(api_client, bound, key):
     assert_refused(get_me(api_client, raw, device, proof))
 
 
+DEEP = "[" * 1000 + "]" * 1000  # json raises RecursionError here; still under the 4 KiB cap
+
+
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_refused_proof_nested_too_deep_over_http(api_client, bound, key, user, part):
+    """A proof is a header, which the body parsers never see: dpop refuses it itself."""
+    if part == "payload":
+        header = {"typ": "dpop+jwt", "jwk": key.jwk}
+        proof = jwt.api_jws.encode(DEEP.encode(), key.private, algorithm="ES256", headers=header)
+    else:
+        proof = f"{dpop.b64url(DEEP.encode())}.e30."
+    raw, device = bound
+    assert_refused(get_me(api_client, raw, device, proof))
+    assert_refused(login(api_client, user, key, HTTP_DPOP=proof), status=400)
+
+
+def test_a_body_nested_too_deep_is_a_400_and_spends_no_proof(api_client, user, key):
+    proof = key.proof("POST", TOKEN_URL, jti="once")
+    response = api_client.post(TOKEN_URL, DEEP, content_type="application/json", HTTP_DPOP=proof)
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    assert login(api_client, user, key, HTTP_DPOP=proof).status_code == 201
+
+
 def test_refused_proof_without_jwk(api_client, bound, key):
     raw, device = bound
     proof = jwt.encode(_claims(raw), key.private, algorithm="ES256", headers={"typ": "dpop+jwt"})
