@@ -27,6 +27,7 @@ task waiting for the client to hang up. Every other request goes to Django uncha
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import import_module
@@ -42,11 +43,12 @@ from django.http.request import split_domain_port, validate_host
 from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
-from django.utils.translation import gettext as _
 
 from . import proof, snapshot
-from .errors import error_body, qrlogin_error_body
-from .exceptions import QRLoginError, SessionNotFound
+from .client_info import address_behind_proxies, network_key
+from .conf import qrlogin_settings
+from .errors import qrlogin_error_body
+from .exceptions import QRLoginError, SessionNotFound, TooManyWaiting, Unavailable
 from .models import QRLoginSession
 from .notify import notifier
 from .payloads import render_json
@@ -102,6 +104,54 @@ class QRLoginASGIMiddleware:
         return match.kwargs["public_id"]
 
 
+class WaitingRoom:
+    """The polls parked in this process, counted per session, per client network and in all.
+
+    A parked poll costs a socket (an open file) and memory for as long as it waits, so each
+    count is bounded (``LONG_POLL_PER_SESSION``, ``LONG_POLL_PER_CLIENT``,
+    ``LONG_POLL_PROCESS_MAX``); past one the poll is answered at once (429 or 503 with
+    ``Retry-After``), never parked. The counts are this process's (one event loop, no lock):
+    behind a load balancer each process enforces its own.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_session: Counter[str] = Counter()
+        self.by_client: Counter[str] = Counter()
+
+    def refusal(self, session_id: str, client: str | None) -> QRLoginError | None:
+        """Why this poll may not park now, or None (then it is counted until ``leave``)."""
+        per_process = qrlogin_settings.LONG_POLL_PROCESS_MAX
+        if per_process is not None and self.total >= per_process:
+            return Unavailable()
+        per_session = qrlogin_settings.LONG_POLL_PER_SESSION
+        if per_session is not None and self.by_session[session_id] >= per_session:
+            return TooManyWaiting()
+        per_client = qrlogin_settings.LONG_POLL_PER_CLIENT
+        if client and per_client is not None and self.by_client[client] >= per_client:
+            return TooManyWaiting()
+        self.total += 1
+        self.by_session[session_id] += 1
+        if client:
+            self.by_client[client] += 1
+        return None
+
+    def leave(self, session_id: str, client: str | None) -> None:
+        self.total -= 1
+        _decrement(self.by_session, session_id)
+        if client:
+            _decrement(self.by_client, client)
+
+
+def _decrement(counter: Counter[str], key: str) -> None:
+    counter[key] -= 1
+    if counter[key] <= 0:
+        del counter[key]
+
+
+waiting_room = WaitingRoom()
+
+
 @dataclass(frozen=True, slots=True)
 class Known:
     """What a poll knows of its session: all a parked poll holds besides its socket."""
@@ -116,6 +166,7 @@ class StatusRequest:
 
     __slots__ = (
         "browser_key",
+        "client",
         "language",
         "method",
         "public_id",
@@ -131,7 +182,7 @@ class StatusRequest:
         self.query = scope.get("query_string", b"")
         secret_header = proof.HEADER.lower().encode()
         self.secret: str | None = None
-        cookie = accept_language = ""
+        cookie = accept_language = forwarded_for = ""
         for name, value in scope["headers"]:
             if name == secret_header:
                 self.secret = value.decode("latin-1")
@@ -139,9 +190,13 @@ class StatusRequest:
                 cookie = value.decode("latin-1")
             elif name == b"accept-language":
                 accept_language = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded_for = value.decode("latin-1")
         cookies = parse_cookie(cookie) if cookie else {}
         self.browser_key: str | None = cookies.get(settings.SESSION_COOKIE_NAME) or None
         self.language = _language(cookies, accept_language)
+        remote = (scope.get("client") or ("",))[0] or ""
+        self.client = network_key(address_behind_proxies(remote, forwarded_for))
 
     async def answer(self) -> None:
         try:
@@ -160,16 +215,22 @@ class StatusRequest:
                     await self._respond(exc.status_code, qrlogin_error_body(exc))
                     return
                 except Exception:
-                    await self._respond(503, _unavailable())
+                    await self._refuse(Unavailable())
                     return
             since = query.since or known.status
             if not (query.wait and known.status == since):
                 await self._respond(200, known.body)
                 return
-            # Headers now, body when something changes: the client (and a test) can tell a
-            # parked poll from one still on its way. Every error was answered above.
-            await self._start(200)
-            known = await self._park(known, since, query.wait, listener)
+            if refusal := waiting_room.refusal(self.public_id, self.client):
+                await self._refuse(refusal)
+                return
+            try:
+                # Headers now, body when something changes: the client (and a test) can tell
+                # a parked poll from one still on its way. Every error was answered above.
+                await self._start(200)
+                known = await self._park(known, since, query.wait, listener)
+            finally:
+                waiting_room.leave(self.public_id, self.client)
         if known is not None:  # None: the client went away
             await self._body(known.body)
 
@@ -257,11 +318,17 @@ class StatusRequest:
         while (await self.receive())["type"] != "http.disconnect":
             pass
 
-    async def _respond(self, status: int, body: dict | bytes) -> None:
+    async def _respond(self, status: int, body: dict | bytes, extra: list | None = None) -> None:
         if isinstance(body, dict):
             body = render_json(body)
-        await self._start(status, [(b"content-length", str(len(body)).encode())])
+        await self._start(status, [(b"content-length", str(len(body)).encode()), *(extra or [])])
         await self._body(body)
+
+    async def _refuse(self, exc: QRLoginError) -> None:
+        """An answer at once, with ``Retry-After`` for the refusals that have one."""
+        retry = getattr(exc, "retry_after", None)
+        extra = [(b"retry-after", str(retry).encode())] if retry else []
+        await self._respond(exc.status_code, qrlogin_error_body(exc), extra)
 
     async def _start(self, status: int, extra: list | None = None) -> None:
         headers = [*NO_STORE, *(extra or [])]
@@ -303,7 +370,3 @@ async def _in_pool(function: Callable, *args: Any) -> Any:
             close_old_connections()
 
     return await sync_to_async(run, thread_sensitive=False)()
-
-
-def _unavailable() -> dict:
-    return error_body(_("The service is busy; try again."), "unavailable")

@@ -27,6 +27,20 @@ def check_settings(app_configs: Any, **kwargs: Any) -> list:
         value = getattr(qrlogin_settings, key)
         if not isinstance(value, int | float) or value <= 0:
             errors.append(Error(f"QRLOGIN[{key!r}] must be a positive number.", id="qrlogin.E002"))
+    for key in ("LONG_POLL_PER_SESSION", "LONG_POLL_PER_CLIENT", "LONG_POLL_PROCESS_MAX"):
+        value = user.get(key)
+        if key == "LONG_POLL_PROCESS_MAX" and value == "auto":
+            continue
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            errors.append(
+                Error(
+                    f"QRLOGIN[{key!r}] must be a positive whole number or None.",
+                    hint='None lifts the limit; LONG_POLL_PROCESS_MAX also takes "auto".',
+                    id="qrlogin.E008",
+                )
+            )
     if qrlogin_settings.VERIFICATION not in ("none", "number"):
         errors.append(
             Error('QRLOGIN["VERIFICATION"] must be "none" or "number".', id="qrlogin.E003")

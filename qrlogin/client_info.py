@@ -29,11 +29,18 @@ def client_ip(request: HttpRequest) -> str | None:
     Taking the left-most X-Forwarded-For entry would let any client choose its own address;
     walking from the right and stopping at the first address we do not trust cannot be forged.
     """
-    remote = _parse_ip(request.META.get("REMOTE_ADDR", ""))
+    return address_behind_proxies(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def address_behind_proxies(remote_addr: str, forwarded_for: str) -> str | None:
+    """:func:`client_ip` from the raw values (the ASGI status path has no HttpRequest)."""
+    remote = _parse_ip(remote_addr)
     trusted = _trusted_networks()
     if remote is None or not trusted:
         return str(remote) if remote else None
-    hops = [h for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    hops = [h for h in forwarded_for.split(",") if h.strip()]
     current = remote
     for hop in reversed(hops):
         if not any(current in net for net in trusted):

@@ -19,6 +19,11 @@ DEFAULTS: dict[str, Any] = {
     "COMPLETE_TTL": 60,
     # Longest hold of a status long poll (``?wait=``), in seconds.
     "LONG_POLL_MAX": 30,
+    # Parked long polls per process: per session, per client network (IPv6 by /64), in all.
+    # "auto": what the open-files limit allows, leaving room for everything else. None: no limit.
+    "LONG_POLL_PER_SESSION": 3,
+    "LONG_POLL_PER_CLIENT": 200,
+    "LONG_POLL_PROCESS_MAX": "auto",
     # Refuse scans from a phone on another network than the PC (a QR-jacking defence).
     "REQUIRE_SAME_NETWORK": False,
     # "none", or "number": the PC shows two digits after the scan and confirm must send them.
@@ -62,6 +67,8 @@ class QRLoginSettings:
         user = getattr(settings, "QRLOGIN", None) or {}
         if name == "THROTTLE_RATES" and isinstance(user.get(name), dict):
             return {**DEFAULTS[name], **user[name]}
+        if name == "LONG_POLL_PROCESS_MAX" and user.get(name, "auto") == "auto":
+            return _open_files_allowance()
         if name in user:
             return user[name]
         if name == "LOGIN_REDIRECT_URL":
@@ -75,6 +82,20 @@ class QRLoginSettings:
         if name == "TOKEN_ISSUER" and apps.is_installed(ACCOUNTS_APP):
             return f"{ACCOUNTS_APP}.issuers.issue_device_token"
         return DEFAULTS[name]
+
+
+def _open_files_allowance() -> int | None:
+    """Parked polls this process can hold: each is a socket, i.e. an open file. A quarter of
+    the limit (at most 1,024) stays free for the database, Redis, logs and new connections."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # no resource module (Windows)
+        return None
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(1, soft - min(1024, soft // 4))
 
 
 qrlogin_settings = QRLoginSettings()

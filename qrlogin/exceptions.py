@@ -87,3 +87,21 @@ class CSRFFailed(QRLoginError):
     status_code = 403
     code = "csrf_failed"
     default_detail = _("CSRF failed.")
+
+
+class TooManyWaiting(QRLoginError):
+    """Past a limit on parked polls (per session, or per client network): ask again later."""
+
+    status_code = 429
+    code = "too_many_waiting"
+    default_detail = _("Too many status requests are waiting; try again shortly.")
+    retry_after = 5
+
+
+class Unavailable(QRLoginError):
+    """The server cannot answer now: its database is unreachable, or the process is full."""
+
+    status_code = 503
+    code = "unavailable"
+    default_detail = _("The service is busy; try again.")
+    retry_after = 5

@@ -111,7 +111,11 @@ def test_parked_polls_hold_no_threads():
     sessions = [new_session() for _ in range(300)]
 
     async def scenario():
-        polls = [Poll(url(s, "?wait=30"), secret_header(s)) for s in sessions]
+        # From many clients: one address may park at most LONG_POLL_PER_CLIENT (200).
+        polls = [
+            Poll(url(s, "?wait=30"), secret_header(s), client=(f"10.0.{i // 200}.{i % 200}", 5000))
+            for i, s in enumerate(sessions)
+        ]
         tasks = [asyncio.ensure_future(p.run()) for p in polls]
         await _until(lambda: notifier.waiters.count() == len(polls), timeout=30)
         parked_threads = threading.active_count()
