@@ -19,10 +19,13 @@ Why not a Django async view: under ASGI, Django runs every synchronous middlewar
 ``request_started``/``request_finished`` receiver through ``sync_to_async`` in a per-request
 thread that lives as long as the request. Stock middleware (sessions, CSRF, auth, WhiteNoise)
 is synchronous, so 2,000 parked polls would mean 2,000 threads. This middleware answers
-``GET <qrlogin>/api/sessions/<id>/`` itself, before Django's handler: the two short database
-reads (proof + status, and the re-read after a wake-up) borrow a thread from the event loop's
-shared pool and give it back; while parked, a poll is a future in the notifier's table and a
-task waiting for the client to hang up. Every other request goes to Django unchanged.
+``GET <qrlogin>/api/sessions/<id>/`` itself, before Django's handler. In the common case a
+poll reads the session's status snapshot (``snapshot``: one ``redis.asyncio`` round trip on
+the event loop) and touches neither a thread nor the database; when the snapshot cannot be
+trusted, a short database read borrows a thread from the event loop's shared pool and gives
+it back. While parked, a poll is a future in the notifier's table and a task waiting for the
+client to hang up, counted against the waiting limits (``WaitingRoom``). Every other request
+goes to Django unchanged.
 """
 
 import asyncio
