@@ -19,10 +19,13 @@ Why not a Django async view: under ASGI, Django runs every synchronous middlewar
 ``request_started``/``request_finished`` receiver through ``sync_to_async`` in a per-request
 thread that lives as long as the request. Stock middleware (sessions, CSRF, auth, WhiteNoise)
 is synchronous, so 2,000 parked polls would mean 2,000 threads. This middleware answers
-``GET <qrlogin>/api/sessions/<id>/`` itself, before Django's handler: the two short database
-reads (proof + status, and the re-read after a wake-up) borrow a thread from the event loop's
-shared pool and give it back; while parked, a poll is a future in the notifier's table and a
-task waiting for the client to hang up. Every other request goes to Django unchanged.
+``GET <qrlogin>/api/sessions/<id>/`` itself, before Django's handler. In the common case a
+poll reads the session's status snapshot (``snapshot``: one ``redis.asyncio`` round trip on
+the event loop) and touches neither a thread nor the database; when the snapshot cannot be
+trusted, a short database read borrows a thread from the event loop's shared pool and gives
+it back. While parked, a poll is a future in the notifier's table and a task waiting for the
+client to hang up, counted against the waiting limits (``WaitingRoom``). Every other request
+goes to Django unchanged.
 """
 
 import asyncio
@@ -30,17 +33,27 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import close_old_connections
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
-from django.urls import Resolver404, resolve
+from django.urls import (
+    NoReverseMatch,
+    Resolver404,
+    get_script_prefix,
+    resolve,
+    reverse,
+    set_script_prefix,
+)
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 
@@ -93,15 +106,50 @@ class QRLoginASGIMiddleware:
         if "/api/sessions/" not in path:
             return None
         root = scope.get("root_path", "")
-        try:
-            match = resolve(path[len(root) :] if root and path.startswith(root) else path)
-        except Resolver404:
-            return None
-        if "qrlogin" not in match.app_names or match.url_name != "api-session":
+        local = path[len(root) :] if root and path.startswith(root) else path
+        public_id = _status_url_id(local)
+        if public_id is None:
             return None
         if not _host_allowed(scope):
             return None  # Django answers it: 400 DisallowedHost, as for every other URL
-        return match.kwargs["public_id"]
+        return public_id
+
+
+def _status_url_id(path: str) -> str | None:
+    """The session id if ``path`` is qrlogin's status URL: by its shape when it has the
+    canonical one (every poll: no URL resolving), else as Django's resolver says."""
+    shape = _status_url_shape(settings.ROOT_URLCONF)
+    if shape is not None:
+        prefix, suffix = shape
+        if path.startswith(prefix) and path.endswith(suffix):
+            middle = path[len(prefix) : len(path) - len(suffix)]
+            if middle and "/" not in middle:
+                return middle
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    if "qrlogin" not in match.app_names or match.url_name != "api-session":
+        return None
+    return match.kwargs["public_id"]
+
+
+_PLACEHOLDER = "qrloginplaceholder"
+
+
+@lru_cache(maxsize=8)
+def _status_url_shape(urlconf: str) -> tuple[str, str] | None:
+    """(prefix, suffix) of the status URL around the id, as mounted (no script prefix)."""
+    saved = get_script_prefix()
+    set_script_prefix("/")
+    try:
+        url = reverse("qrlogin:api-session", args=[_PLACEHOLDER], urlconf=urlconf)
+    except NoReverseMatch:
+        return None
+    finally:
+        set_script_prefix(saved)
+    prefix, _, suffix = url.partition(_PLACEHOLDER)
+    return prefix, suffix
 
 
 class WaitingRoom:
@@ -342,10 +390,24 @@ class StatusRequest:
 
 def _language(cookies: dict[str, str], accept_language: str) -> str:
     """Django's choice from the language cookie, then Accept-Language, then LANGUAGE_CODE."""
+    return _language_for(cookies.get(settings.LANGUAGE_COOKIE_NAME), accept_language[:256])
+
+
+@lru_cache(maxsize=512)
+def _language_for(cookie_language: str | None, accept_language: str) -> str:
+    # Few distinct pairs, asked on every poll: Django's choice, once per pair.
     request = HttpRequest()
-    request.COOKIES = cookies
+    if cookie_language is not None:
+        request.COOKIES = {settings.LANGUAGE_COOKIE_NAME: cookie_language}
     request.META["HTTP_ACCEPT_LANGUAGE"] = accept_language
     return translation.get_language_from_request(request)
+
+
+@receiver(setting_changed)
+def _forget_cached_choices(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("ROOT_URLCONF", "LANGUAGES", "LANGUAGE_CODE", "LANGUAGE_COOKIE_NAME"):
+        _status_url_shape.cache_clear()
+        _language_for.cache_clear()
 
 
 def _host_allowed(scope: Scope) -> bool:

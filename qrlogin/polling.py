@@ -17,6 +17,9 @@ POLL_AFTER_HEADER = "X-QRLogin-Poll-After"
 SHORT_POLL_SECONDS = 2
 
 
+_STATES = frozenset(Status.values)
+
+
 @dataclass(frozen=True)
 class StatusQuery:
     wait: int
@@ -42,6 +45,16 @@ def parse_status_query(params: Mapping[str, str]) -> StatusQuery:
 
     Raises :class:`~qrlogin.exceptions.InvalidInput` (400 ``invalid``, with ``errors``).
     """
+    wait, since = params.get("wait"), params.get("since")
+    # Every poll asks this: a small whole number (or nothing) and a known status (or
+    # nothing) is what the form would accept, without building one. Anything else goes to
+    # the form, which says what is wrong.
+    if (wait is None or (wait.isascii() and wait.isdigit() and len(wait) < 6)) and (
+        since is None or since in _STATES
+    ):
+        seconds = int(wait) if wait else 0
+        if seconds <= qrlogin_settings.LONG_POLL_MAX:
+            return StatusQuery(wait=seconds, since=since or None)
     form = _StatusQueryForm({k: params[k] for k in ("wait", "since") if k in params})
     if not form.is_valid():
         raise InvalidInput(errors={k: list(v) for k, v in form.errors.items()})

@@ -191,3 +191,16 @@ def test_the_wait_cap_is_long_poll_max(settings):
     assert "wait" in too_long.json["errors"]
     at_once = asyncio.run(Poll(url(started, "?wait=5&since=scanned"), secret_header(started)).run())
     assert at_once.status == 200 and at_once.json["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "query", ["?wait=²", "?wait=1e3", "?wait=+5", "?wait= 5", "?wait=", "?since="]
+)
+def test_odd_queries_are_judged_by_the_form(query):
+    """Only plain ASCII digits take the fast path; everything else gets the form's verdict."""
+    started = new_session()
+    answer = asyncio.run(Poll(url(started, query), secret_header(started)).run())
+    if query in ("?wait=", "?since=", "?wait=+5", "?wait= 5"):
+        assert answer.status == 200  # empty is "not given"; " 5" is 5, as Django's form reads it
+    else:
+        assert answer.status == 400 and answer.json["code"] == "invalid"
