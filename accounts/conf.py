@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE_IDLE_TTL": 60 * 60 * 24 * 90,
     # Minimum seconds between two writes of a token's last_used_at / its device's last_seen_at.
     "LAST_USED_UPDATE_INTERVAL": 60,
+    # A password change revokes every device token of the user and cancels the QR logins
+    # their devices set in motion, as Django's own password change ends the other sessions.
+    "REVOKE_ON_PASSWORD_CHANGE": True,
 }
 
 
