@@ -15,8 +15,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.urls import reverse
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 from qrlogin.models import QRLoginEvent, QRLoginSession
+from qrlogin_accounts.authentication import DeviceTokenAuthentication
 from qrlogin_accounts.models import Device, DeviceToken
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.support import assert_error
@@ -269,3 +273,29 @@ def test_a_revocation_that_cannot_cancel_is_rolled_back(make_phone, make_pc, mon
         DeviceToken.objects.get(device=phone.device).revoke()
     assert DeviceToken.objects.get(device=phone.device).revoked_at is None
     assert QRLoginSession.objects.get(public_id=pc.id).status == "confirmed"
+
+
+def test_the_request_that_changes_the_password_finishes_normally(make_phone):
+    """As Django keeps the session that changed the password, the token's own request ends
+    well (a site's "change password" API answers 200); the next one is refused."""
+
+    class ChangePassword(APIView):
+        authentication_classes = [DeviceTokenAuthentication]
+
+        def post(self, request):
+            request.user.set_password(NEW_PASSWORD)
+            request.user.save()
+            return Response({"changed": True, "device": request.auth.device.device_id})
+
+    phone = make_phone()
+    request = APIRequestFactory().post(
+        "/password/",
+        {},
+        format="json",
+        HTTP_AUTHORIZATION=f"Token {phone.token}",
+        HTTP_X_DEVICE_ID=phone.device.device_id,
+    )
+    response = ChangePassword.as_view()(request)
+    assert response.status_code == 200
+    assert response.data == {"changed": True, "device": phone.device.device_id}
+    assert_error(phone.client.get("/accounts/api/me/"), 401, "authentication_failed")
