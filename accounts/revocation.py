@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from .conf import accounts_settings
 from .models import Device, DeviceToken
-from .signals import DEVICE_DELETED, PASSWORD_CHANGED, end_device_logins
+from .signals import DEVICE_DELETED, PASSWORD_CHANGED, TOKEN_DELETED, end_device_logins
 
 _CHANGED = "_qrlogin_accounts_password_changed"
 
@@ -57,11 +57,26 @@ def device_deleted(sender: Any, instance: Device, origin: Any = None, **kwargs: 
     end_device_logins(instance, DEVICE_DELETED)
 
 
+def token_deleted(sender: Any, instance: DeviceToken, origin: Any = None, **kwargs: Any) -> None:
+    """``post_delete`` of a token (the token admin's delete, bulk or not): a revocation too.
+
+    A token deleted along with its device or its user is left to those (one signal each).
+    """
+    if _is_user_deletion(origin) or _is_deletion_of(origin, Device):
+        return
+    device = Device.objects.filter(pk=instance.device_id).first()
+    if device is not None:
+        end_device_logins(device, TOKEN_DELETED)
+
+
 def _is_user_deletion(origin: Any) -> bool:
-    user_model = get_user_model()
+    return _is_deletion_of(origin, get_user_model())
+
+
+def _is_deletion_of(origin: Any, model: type[models.Model]) -> bool:
     if isinstance(origin, models.QuerySet):
-        return issubclass(origin.model, user_model)
-    return isinstance(origin, user_model)
+        return issubclass(origin.model, model)
+    return isinstance(origin, model)
 
 
 def remember_password_change(

@@ -50,6 +50,20 @@ def token_admin_revoke(phone, admin_client):
     assert "Revoked 1 token." in response.content.decode()
 
 
+def token_admin_delete(phone, admin_client):
+    token = DeviceToken.objects.get(device=phone.device)
+    response = admin_client.post(
+        reverse("admin:qrlogin_accounts_devicetoken_changelist"),
+        {"action": "delete_selected", "_selected_action": [token.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not DeviceToken.objects.filter(pk=token.pk).exists()
+
+
+def token_orm_delete(phone, admin_client):
+    DeviceToken.objects.filter(device=phone.device).delete()
+
+
 def api_device_revoke(phone, admin_client):
     assert phone.client.delete(f"/accounts/api/devices/{phone.device.pk}/").status_code == 204
 
@@ -130,6 +144,8 @@ def password_disabled(phone, admin_client):
 PATHS: dict[str, tuple[Callable, str]] = {
     "logout": (logout, "token revoked"),
     "token admin": (token_admin_revoke, "token revoked"),
+    "token admin delete": (token_admin_delete, "token deleted"),
+    "token ORM delete": (token_orm_delete, "token deleted"),
     "device API": (api_device_revoke, "device revoked"),
     "device admin action": (device_admin_revoke, "device revoked"),
     "device admin delete": (device_admin_delete, "device deleted"),
