@@ -15,3 +15,23 @@ class AccountsConfig(AppConfig):
             checks,  # noqa: F401
             schema,  # noqa: F401  (the OpenAPI description of the token authentication)
         )
+
+        self.connect_revocation()
+
+    def connect_revocation(self) -> None:
+        """Deleting a device or a token and changing a password revoke too (see ``revocation``)."""
+        from django.conf import settings
+        from django.db.models.signals import post_delete, post_save, pre_save
+
+        from . import revocation
+        from .models import Device, DeviceToken
+
+        post_delete.connect(revocation.device_deleted, sender=Device, dispatch_uid=self.name)
+        post_delete.connect(revocation.token_deleted, sender=DeviceToken, dispatch_uid=self.name)
+        user_model = settings.AUTH_USER_MODEL
+        pre_save.connect(
+            revocation.remember_password_change, sender=user_model, dispatch_uid=self.name
+        )
+        post_save.connect(
+            revocation.revoke_on_password_change, sender=user_model, dispatch_uid=self.name
+        )

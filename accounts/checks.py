@@ -113,3 +113,16 @@ def check_dpop_enabled(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             id="qrlogin_accounts.W002",
         )
     ]
+
+
+@register()
+def check_revoke_on_password_change(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``REVOKE_ON_PASSWORD_CHANGE`` is a switch; a string such as "false" would read as on."""
+    if isinstance(accounts_settings.REVOKE_ON_PASSWORD_CHANGE, bool):
+        return []
+    return [
+        Error(
+            "ACCOUNTS['REVOKE_ON_PASSWORD_CHANGE'] must be True or False.",
+            id="qrlogin_accounts.E010",
+        )
+    ]

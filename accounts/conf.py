@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE_IDLE_TTL": 60 * 60 * 24 * 90,
     # Minimum seconds between two writes of a token's last_used_at / its device's last_seen_at.
     "LAST_USED_UPDATE_INTERVAL": 60,
+    # A password change revokes every device token of the user and cancels the QR logins
+    # their devices set in motion, as Django's own password change ends the other sessions.
+    "REVOKE_ON_PASSWORD_CHANGE": True,
     # Proof of possession (RFC 9449 DPoP): "optional" (a proof at login binds the token to the
     # device's key; unbound tokens work as before), "required" (every token must be bound),
     # or "off" (no new bindings; tokens bound earlier still need their proofs).

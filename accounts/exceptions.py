@@ -16,3 +16,18 @@ class InvalidCredentials(exceptions.AuthenticationFailed):
 class DeviceMismatch(exceptions.AuthenticationFailed):
     default_detail = _("The token was not issued to the device named by X-Device-ID.")
     default_code = "device_mismatch"
+
+
+class DeviceConflict(exceptions.APIException):
+    """A login approved elsewhere asked for a device that is not its to take.
+
+    Raised by :func:`qrlogin_accounts.issuers.issue_device_token` inside the completion's
+    transaction, so the completion rolls back and the session stays confirmed.
+    """
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _(
+        "That device id belongs to another of your devices or still has a live token; "
+        "log out on that device first, or use a new device id."
+    )
+    default_code = "device_conflict"

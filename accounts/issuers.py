@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from . import dpop
+from .exceptions import DeviceConflict
 from .models import (
     DEVICE_ID_MAX_LENGTH,
     DEVICE_NAME_MAX_LENGTH,
@@ -34,8 +35,16 @@ def issue_device_token(
     device_type: str,
     device_name: str = "",
     request: Any = None,
+    reuse_live_device: bool = False,
 ) -> dict[str, Any]:
     """Register (or reuse) the user's device and issue it a token.
+
+    The caller is by default a login approved on another device (a desktop's QR completion):
+    then an existing device of another type, or one that still holds a live token, is not
+    taken over (:class:`DeviceConflict`, 409 ``device_conflict``); otherwise a QR-jacked
+    completion naming the victim's phone would hide a 30-day token inside the phone's row.
+    ``reuse_live_device=True`` is for a login that proved the password on this very device
+    (the token login), which may renew the token of a device it names.
 
     Returns ``{token, token_type, expires_at, user: {id, username}, device: {id, device_id,
     device_type, name}}``, JSON-ready; the raw token exists only in this return value. The
@@ -57,6 +66,7 @@ def issue_device_token(
         device_type=device_type,
         device_name=device_name,
         jkt=dpop.binding_for_token_request(request),
+        reuse_live_device=reuse_live_device,
     )
 
 
@@ -67,6 +77,7 @@ def issue_bound_device_token(
     device_type: str,
     device_name: str = "",
     jkt: str | None = None,
+    reuse_live_device: bool = False,
 ) -> dict[str, Any]:
     """:func:`issue_device_token` with the proof already verified: bound to ``jkt`` if given.
 
@@ -77,7 +88,11 @@ def issue_bound_device_token(
     device_name = device_name or ""
     _check_device_fields(device_id, device_type, device_name)
     with transaction.atomic():
+        if not reuse_live_device:
+            _refuse_a_device_not_its_own(user, device_id, device_type)
         device = Device.objects.register(user, device_id, device_type, device_name)
+        if not reuse_live_device and device.tokens.live().exists():
+            raise DeviceConflict()  # a concurrent completion registered it first
         token, raw = DeviceToken.objects.issue(device, jkt=jkt or "")
     logger.info("Issued device token %s… to device %s of user %s", token.prefix, device.pk, user.pk)
     payload = TokenPayloadSerializer(
@@ -96,6 +111,19 @@ def issue_bound_device_token(
         "user": dict(payload["user"]),
         "device": dict(payload["device"]),
     }
+
+
+def _refuse_a_device_not_its_own(user: Any, device_id: str, device_type: str) -> None:
+    """409 for a live device of another type, or one holding a live token (row locked)."""
+    existing = (
+        Device.objects.select_for_update()
+        .filter(user=user, device_id=device_id, revoked_at__isnull=True)
+        .first()
+    )
+    if existing is None:
+        return
+    if existing.device_type != device_type or existing.tokens.live().exists():
+        raise DeviceConflict()
 
 
 def _check_device_fields(device_id: Any, device_type: Any, device_name: Any) -> None:

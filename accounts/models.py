@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import tokens
 from .conf import accounts_settings
-from .signals import device_revoked
+from .signals import DEVICE_REVOKED, TOKEN_REVOKED, device_revoked, end_device_logins
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -179,6 +179,7 @@ class Device(models.Model):
                 # In the same transaction: what receivers undo (qrlogin cancels the logins
                 # this device approved) commits with the revocation or not at all.
                 device_revoked.send(sender=Device, device=self)
+                end_device_logins(self, DEVICE_REVOKED)
         if not changed and self.revoked_at is None:
             self.refresh_from_db(fields=["revoked_at"])
         return bool(changed)
@@ -293,13 +294,19 @@ class DeviceToken(models.Model):
         return self.revoked_at is None and not self.is_expired and self.device.is_active
 
     def revoke(self) -> bool:
-        """Revoke this token. Idempotent; returns whether it was unrevoked before."""
+        """Revoke this token. Idempotent; returns whether it was unrevoked before.
+
+        Logging out also cancels the QR logins its device scanned or approved (in the same
+        transaction): a phone that logs out must not leave an approval behind for the PC.
+        """
         now = timezone.now()
-        changed = DeviceToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
-            revoked_at=now
-        )
-        if changed:
-            self.revoked_at = now
+        with transaction.atomic():
+            changed = DeviceToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
+                revoked_at=now
+            )
+            if changed:
+                self.revoked_at = now
+                end_device_logins(self.device, TOKEN_REVOKED)
         return bool(changed)
 
 

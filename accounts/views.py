@@ -114,6 +114,7 @@ class TokenView(AccountsAPIView):
             device_type=data["device_type"],
             device_name=data["device_name"],
             jkt=jkt,
+            reuse_live_device=True,  # the password was proved here, by this device
         )
         return Response(payload, status=status.HTTP_201_CREATED)
 

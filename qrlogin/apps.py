@@ -14,9 +14,10 @@ class QRLoginConfig(AppConfig):
         from .conf import ACCOUNTS_APP
 
         if apps.is_installed(ACCOUNTS_APP):
-            # A revoked phone must not finish the logins it scanned or approved.
-            from qrlogin_accounts.signals import device_revoked
+            # A phone that was cut off (logged out, revoked, deleted, its user's password
+            # changed) must not finish the logins it scanned or approved.
+            from qrlogin_accounts.signals import device_signed_out
 
-            from .receivers import cancel_logins_of_revoked_device
+            from .receivers import cancel_logins_of_signed_out_device
 
-            device_revoked.connect(cancel_logins_of_revoked_device, dispatch_uid="qrlogin")
+            device_signed_out.connect(cancel_logins_of_signed_out_device, dispatch_uid="qrlogin")

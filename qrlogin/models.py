@@ -81,6 +81,24 @@ class QRLoginSessionQuerySet(models.QuerySet):
         except self.model.DoesNotExist:
             raise exceptions.SessionNotFound() from None
 
+    def cancel_for_device(self, device_key: str, actor: Actor) -> int:
+        """Cancel every live session the phone ``device_key`` scanned or confirmed.
+
+        Each goes through the ``cancel`` transition (its event names ``actor``, its PC hears
+        at once); one that finished meanwhile is left as it is. Returns how many were
+        cancelled.
+        """
+        if not device_key:
+            return 0
+        cancelled = 0
+        for session in self.live().filter(phone_device_key=device_key):
+            try:
+                session.cancel(actor)
+            except exceptions.TransitionError:
+                continue  # completed, denied or expired meanwhile: a winner already
+            cancelled += 1
+        return cancelled
+
     def get_by_user_code(self, code: str) -> "QRLoginSession":
         """The live session showing this pairing code (``SessionNotFound`` otherwise)."""
         normalized = tokens.normalize_user_code(code)

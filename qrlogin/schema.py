@@ -64,7 +64,8 @@ def errors(*codes: int) -> dict:
         403: "`permission_denied`, `wrong_device`, `invalid_temp_token`, "
         "`different_network`, `wrong_verification_code`, `csrf_failed`.",
         404: "`not_found`: unknown session, or no proof of being its PC.",
-        409: "`invalid_state`: not allowed from the current state.",
+        409: "`invalid_state`: not allowed from the current state; `device_conflict`: a "
+        "completion named a device it may not use (the session stays confirmed).",
         410: "`expired`: past its deadline.",
         406: "`not_acceptable`: the client does not accept JSON.",
         415: "`unsupported_media_type`: send JSON (or a form).",

@@ -45,6 +45,7 @@ KEY_PREFIX = "qrlogin:snap:"
 # for the PC's last polls and a page that reloads.
 AFTER_DEADLINE = 60
 LOCAL_MAX = 50_000  # sessions kept in this process without Redis (oldest dropped first)
+ASYNC_CONNECTIONS = 8  # Redis connections per event loop for the reads
 
 _RANK = {"pending": 0, "scanned": 1, "confirmed": 2}
 TERMINAL_RANK = 3
@@ -197,7 +198,17 @@ class RedisStore:
 
             location = caches[self.cache_alias]._server  # django-redis: the LOCATION list
             url = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
-            client = redis.asyncio.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+            # A few connections, shared: thousands of polls arriving at once queue for one
+            # (each read takes a fraction of a millisecond) instead of each opening its own
+            # socket, which would cost a file descriptor and buffers per poll.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                url,
+                max_connections=ASYNC_CONNECTIONS,
+                timeout=1,
+                socket_timeout=1,
+                socket_connect_timeout=1,
+            )
+            client = redis.asyncio.Redis(connection_pool=pool)
             self._clients[loop] = client
         return client
 

@@ -23,7 +23,7 @@ from . import proof, serializers, throttling
 from .actors import phone_actor
 from .errors import error_body
 from .exceptions import SessionNotFound, TransitionError
-from .models import QRLoginSession
+from .models import QRLoginSession, Status
 from .payloads import created_payload, pc_payload
 
 
@@ -112,35 +112,76 @@ def client_urls(public_id: str) -> dict:
 def phone_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
     """The page behind the QR's URL, for a phone browser logged in with a Django session.
 
-    GET shows who is asking. POST "confirm" scans and confirms (with number matching on, it
-    scans, then asks for the number); POST "deny" scans and denies.
+    GET shows who is asking and changes nothing; the page's script then scans with a POST
+    "scan" (answered in JSON: the temp token for the buttons), so the PC shows "scanned"
+    while the person reads. POST "confirm" confirms (scanning first without a temp token;
+    with number matching on, it asks for the number); POST "deny" denies. Only the phone
+    that scanned (or anyone, before a scan) sees the computer's details and the buttons; a
+    finished request only says it is over.
     """
     try:
         session = QRLoginSession.objects.get_by_public_id(public_id)
     except SessionNotFound:
         return render(request, "qrlogin/phone.html", {"missing": True}, status=404)
     session.refresh_status()
+    if request.method == "POST" and request.POST.get("action") == "scan":
+        return phone_scan(request, session)
     # Every name the template tests is set: a missing one makes Django's template logger
     # print the whole context at DEBUG, which would include the temp token.
     context: dict[str, Any] = {
         "session": session,
-        "pc": pc_payload(request, session),
+        "pc": {},
         "missing": False,
+        "state": "",
         "done": "",
         "error": "",
         "ask_number": False,
         "temp_token": "",
     }
+    status = 200
     if request.method == "POST":
         if request.POST.get("action") not in ("confirm", "deny"):
             context["error"] = _("Choose Confirm or Deny.")
-            return render(request, "qrlogin/phone.html", context, status=400)
-        try:
-            context.update(phone_decide(request, session))
-        except TransitionError as exc:
-            context["error"] = exc.detail
-            return render(request, "qrlogin/phone.html", context, status=exc.status_code)
-    return render(request, "qrlogin/phone.html", context)
+            status = 400
+        else:
+            try:
+                context.update(phone_decide(request, session))
+            except TransitionError as exc:
+                context["error"] = exc.detail
+                status = exc.status_code
+                session.refresh_from_db()
+    context["state"] = page_state(request, session)
+    if context["state"] in ("ask", "approved"):
+        context["pc"] = pc_payload(request, session)
+    return render(request, "qrlogin/phone.html", context, status=status)
+
+
+def page_state(request: HttpRequest, session: QRLoginSession) -> str:
+    """What this phone may see: ``ask``, ``approved`` (by it), ``taken`` (by another), ``over``.
+
+    The computer's IP, browser and system are for the phone that scanned (or is about to):
+    anyone else holding the URL learns nothing about that computer.
+    """
+    if not session.is_live:
+        return "over"
+    if session.status == Status.PENDING:
+        return "ask"
+    mine = session.scanned_by(phone_actor(request)) and session.user_id == request.user.pk
+    if not mine:
+        return "taken"
+    return "approved" if session.status == Status.CONFIRMED else "ask"
+
+
+def phone_scan(request: HttpRequest, session: QRLoginSession) -> JsonResponse:
+    """The page's own scan (its script's CSRF-protected POST): the temp token, in JSON."""
+    try:
+        scan = session.scan(phone_actor(request))
+    except TransitionError as exc:
+        return JsonResponse(error_body(exc.detail, exc.code), status=exc.status_code)
+    verification = "number" if session.verification_code else "none"
+    return JsonResponse(
+        {"status": session.status, "temp_token": scan.temp_token, "verification": verification}
+    )
 
 
 def phone_decide(request: HttpRequest, session: QRLoginSession) -> dict:

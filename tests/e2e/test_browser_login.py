@@ -148,8 +148,10 @@ def test_phone_browser_confirms_and_the_pc_browser_is_logged_in(live_server, new
     expect(facts).to_contain_text(re.compile(r"\bChrome\b|HeadlessChrome"))
     expect(facts).to_contain_text(pc_ip)
     expect(phone_page.locator("main")).to_contain_text(user.username)
-    # Showing the page is no scan: link previews must not change anything.
-    assert QRLoginSession.objects.get(public_id=session_id).status == "pending"
+    # The page scans itself once shown (a plain GET would not: see test_phone_page), so the
+    # PC says "scanned" while the person reads.
+    expect(pc_page.locator("[data-qrlogin-state]")).to_contain_text("Scanned by")
+    assert QRLoginSession.objects.get(public_id=session_id).status == "scanned"
 
     phone_page.get_by_role("button", name="Confirm login").click()
     expect(phone_page.get_by_role("heading")).to_have_text("Confirmed")
@@ -160,3 +162,46 @@ def test_phone_browser_confirms_and_the_pc_browser_is_logged_in(live_server, new
     assert cookie_after and cookie_after != cookie_before, "the session key was not rotated"
     assert QRLoginSession.objects.get(public_id=session_id).status == "completed"
     pc_page.screenshot(path=tmp_path / "pc-logged-in.png", full_page=True)
+
+
+def log_in_phone_browser(new_context, live_server, user) -> Page:
+    page = new_context(viewport={"width": 412, "height": 915}, is_mobile=True).new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.wait_for_url(f"{live_server.url}/")
+    return page
+
+
+def test_a_phone_that_loses_the_race_to_scan_is_shown_nothing(live_server, new_context):
+    """Another phone scans between this page's GET and its own scan: the details go away."""
+    pc_page = new_context().new_page()
+    pc_page.goto(f"{live_server.url}/qrlogin/")
+    qr_text = read_qr(pc_page)
+    session_id = session_id_of(qr_text, live_server.url)
+    device = DeviceFactory()
+    _token, raw = make_device_token(device)
+    other_phone = PhoneApp(live_server.url, raw, device.device_id)
+
+    late_page = log_in_phone_browser(new_context, live_server, UserFactory())
+
+    def scan_first(route):
+        if route.request.method == "POST":
+            other_phone.post("/qrlogin/api/scan/", {"qr": qr_text})
+        route.continue_()
+
+    late_page.route(qr_text, scan_first)
+    late_page.goto(qr_text)
+    expect(late_page.get_by_role("alert")).to_have_text(
+        "Another device has already scanned this code."
+    )
+    expect(late_page.locator(".qrlogin-facts")).to_be_hidden()
+    expect(late_page.get_by_role("button", name="Confirm login")).to_be_hidden()
+    session = QRLoginSession.objects.get(public_id=session_id)
+    assert session.status == "scanned" and session.phone_device_key == device.persistent_id
+    # Opened again, the page shows no details at all.
+    late_page.unroute(qr_text)
+    late_page.goto(qr_text)
+    expect(late_page.get_by_role("heading")).to_have_text("Already scanned")
+    expect(late_page.locator("main")).not_to_contain_text("IP address")

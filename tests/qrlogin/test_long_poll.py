@@ -204,3 +204,27 @@ def test_odd_queries_are_judged_by_the_form(query):
         assert answer.status == 200  # empty is "not given"; " 5" is 5, as Django's form reads it
     else:
         assert answer.status == 400 and answer.json["code"] == "invalid"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/qrlogin/api/sessions/a/b/",  # a slash in the id: not the status URL
+        "/qrlogin/api/sessions/",  # the create URL (a GET: Django's 405)
+        "/other/api/sessions/abc/",  # another app's URL of the same look
+    ],
+)
+def test_only_the_status_url_is_answered_here(path):
+    answer = asyncio.run(Poll(path).run())
+    assert answer.status in (404, 405)
+    # Django answered (its 404 page, or DRF's 405), not the status path's JSON 404.
+    assert b"No such login request" not in answer.body
+
+
+def test_under_a_root_path(settings):
+    """Mounted below a prefix (root_path): the status URL is still recognised."""
+    started = new_session()
+    poll = Poll(url(started), secret_header(started))
+    poll.scope["root_path"] = "/site"
+    poll.scope["path"] = "/site" + poll.scope["path"]
+    assert asyncio.run(poll.run()).json["status"] == "pending"

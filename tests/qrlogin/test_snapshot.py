@@ -213,3 +213,27 @@ def _drop(public_id: str) -> None:
             store._items.pop(public_id, None)
     else:
         store._sync().delete(snapshot.KEY_PREFIX + public_id)
+
+
+def test_many_polls_at_once_share_a_few_redis_connections():
+    """300 polls arriving together queue for the event loop's few Redis connections."""
+    store = snapshot.store()
+    if not isinstance(store, snapshot.RedisStore):
+        pytest.skip("needs Redis (set REDIS_URL)")
+    sessions = [QRLoginSession.objects.start(pc_ip="127.0.0.1") for _ in range(300)]
+
+    async def scenario():
+        requests = [
+            ASGIRequest(
+                f"/qrlogin/api/sessions/{s.session.public_id}/",
+                {"X-QRLogin-Secret": s.secret},
+            )
+            for s in sessions
+        ]
+        await asyncio.gather(*(r.run() for r in requests))
+        pool = store._async().connection_pool
+        return requests, len(pool._available_connections) + len(pool._in_use_connections)
+
+    requests, connections = asyncio.run(scenario())
+    assert all(r.status == 200 for r in requests)
+    assert connections <= snapshot.ASYNC_CONNECTIONS

@@ -155,7 +155,12 @@ class PhoneBrowser:
         return self.client.get(f"/qrlogin/s/{public_id}/")
 
     def csrf_token(self, public_id: str) -> str:
-        html = self.page(public_id).content.decode()
+        """This browser's CSRF token, as a form of the site gives it.
+
+        Read from the pairing-code page, which always has a form: the confirm page has none
+        once another phone scanned or the request is over (it shows nothing to act on).
+        """
+        html = self.client.get("/qrlogin/code/").content.decode()
         return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
 
     def post(self, public_id: str, data: dict, csrf: bool = True):
