@@ -20,7 +20,7 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = False
-SECRET_KEY = "test-suite-key-not-a-secret"
+SECRET_KEY = "test-suite-key-not-a-secret"  # noqa: S105  (the test suite's own)
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", "[::1]"]
 
 INSTALLED_APPS = [

@@ -277,7 +277,7 @@ done = post(f"/qr/api/sessions/{created['id']}/complete/",
             HTTP_X_QRLOGIN_SECRET=created["secret"])
 assert done["status"] == "completed" and done["user"]["username"] == "dora", done
 print("logged in", done["device"]["device_id"])
-"""
+"""  # noqa: S105  (a script, not a token)
 
 
 def test_site_with_its_own_accounts_app_installs_both_apps(wheel, tmp_path):

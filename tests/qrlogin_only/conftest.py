@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from tests.conftest import PC_IP, PC_UA, PHONE_IP
 from tests.e2e.conftest import _allow_async_unsafe, browser, new_context  # noqa: F401
 
-PASSWORD = "pw-4-dora!"
+PASSWORD = "pw-4-dora!"  # noqa: S105  (a test user's password)
 
 
 @pytest.fixture
