@@ -114,7 +114,7 @@ def _step(
         for command in commands:
             session.run(*command, env=env or {}, success_codes=success_codes)
     except nox.command.CommandFailed:
-        _record(session, step, FAILED, "the cell's later steps did not run")
+        _record(session, step, FAILED, "the cell stopped here")
         raise
     _record(session, step, RAN)
 

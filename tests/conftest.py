@@ -40,11 +40,24 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     are not installed), so under ``tests.settings_qrlogin_only`` everything else is left out;
     under the suite's settings the qrlogin-only tests are left out (they need it absent).
     """
-    inside = collection_path == QRLOGIN_ONLY_TESTS or QRLOGIN_ONLY_TESTS in collection_path.parents
+    inside = _in_qrlogin_only(collection_path)
     if apps.is_installed("qrlogin_accounts"):
         return True if inside else None
     leads_there = collection_path in QRLOGIN_ONLY_TESTS.parents
     return None if inside or leads_there else True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The same split for files named on the command line, which pytest collects regardless."""
+    alone = not apps.is_installed("qrlogin_accounts")
+    keep = [item for item in items if _in_qrlogin_only(item.path) == alone]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
+
+def _in_qrlogin_only(path: Path) -> bool:
+    return path == QRLOGIN_ONLY_TESTS or QRLOGIN_ONLY_TESTS in path.parents
 
 
 @pytest.fixture(autouse=True)
