@@ -9,7 +9,7 @@ demo:
 test:
 	@bash scripts/test.sh
 
-# One cell in a minute or two: Python 3.11 + Django 5.2, SQLite, no browser.
+# One cell in a few minutes: Python 3.11 + Django 5.2, SQLite, no browser.
 test-quick:
 	@bash scripts/test.sh quick
 

@@ -214,7 +214,7 @@ def tests(session: nox.Session, django: str) -> None:
 
 @nox.session(python=CELLS[0][0])
 def quick(session: nox.Session) -> None:
-    """One cell in a minute or two: lint, checks, SQLite without the browser, qrlogin alone."""
+    """One cell in a few minutes: lint, checks, SQLite without the browser, qrlogin alone."""
     _install(session, DJANGO_LTS)
     _lint_and_checks(session)
     no_browser = ["-m", "not browser", *session.posargs]
