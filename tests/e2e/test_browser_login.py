@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from qrlogin.models import QRLoginSession
 from qrlogin.payloads import mask_name
