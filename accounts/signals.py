@@ -22,11 +22,11 @@ from django.dispatch import Signal
 device_revoked = Signal()
 device_signed_out = Signal()
 
-TOKEN_REVOKED = "token_revoked"
-TOKEN_DELETED = "token_deleted"
+TOKEN_REVOKED = "token_revoked"  # noqa: S105  (a revocation reason)
+TOKEN_DELETED = "token_deleted"  # noqa: S105  (a revocation reason)
 DEVICE_REVOKED = "device_revoked"
 DEVICE_DELETED = "device_deleted"
-PASSWORD_CHANGED = "password_changed"
+PASSWORD_CHANGED = "password_changed"  # noqa: S105  (a revocation reason)
 REASONS = (TOKEN_REVOKED, TOKEN_DELETED, DEVICE_REVOKED, DEVICE_DELETED, PASSWORD_CHANGED)
 
 

@@ -31,6 +31,29 @@ ALLOWED_HOSTS = [
     if h.strip()
 ]
 
+# HTTPS, for a deployment behind TLS (docs/deploy.md). Each variable is the Django setting of
+# the same name; unset, the local demo's plain-HTTP defaults (a phone on the LAN opens
+# http://<lan-ip>:8000, where a secure-only cookie or a redirect to https would break the login).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS-terminating proxy, the header it sets, e.g. "X-Forwarded-Proto: https". Only
+# with a proxy that always sets it (and strips it from clients): otherwise a client could
+# claim https.
+if proxy_header := os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip():
+    header, _, value = proxy_header.partition(":")
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + header.strip().upper().replace("-", "_"),
+        value.strip() or "https",
+    )
+# Origins allowed to POST (the CSRF check), comma-separated: "https://example.com".
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -48,7 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.static.WhiteNoiseMiddleware",  # WhiteNoise, with an async file body under ASGI
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,17 +1,26 @@
-"""Shared fixtures: a controlled clock, phones with device tokens, PCs with QR sessions."""
+"""Shared fixtures: a controlled clock, phones with device tokens, PCs with QR sessions.
 
-import os
-import tempfile
+Two settings modules run this tree: ``tests.settings`` (the suite) and
+``tests.settings_qrlogin_only`` (qrlogin installed without ``qrlogin_accounts``), which runs only
+``tests/qrlogin_only/``. Nothing here imports ``qrlogin_accounts`` at module level, so this file
+loads under both.
+"""
+
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from qrlogin_accounts.models import Device
-from tests.factories import DeviceFactory, UserFactory, auth_headers, make_device_token
+if TYPE_CHECKING:
+    from qrlogin_accounts.models import Device
 
 PC_IP = "203.0.113.10"
 PHONE_IP = "203.0.113.77"  # same /24 as the PC
@@ -21,32 +30,34 @@ PC_UA = (
     "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 )
 
+QRLOGIN_ONLY_TESTS = Path(__file__).parent / "qrlogin_only"
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Put an in-memory SQLite test database in a file, for the live-server tests.
 
-    pytest-django hands every live-server thread the test thread's one in-memory connection,
-    so a PC's long poll reading while the phone writes fails with "database table is locked".
-    A file lets each server thread open its own connection. PostgreSQL is left alone.
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Each settings module collects its own tests: the suite, or ``tests/qrlogin_only/``.
+
+    Without ``qrlogin_accounts`` installed, importing the suite's modules fails (their models
+    are not installed), so under ``tests.settings_qrlogin_only`` everything else is left out;
+    under the suite's settings the qrlogin-only tests are left out (they need it absent).
     """
-    from django.db import connections
-
-    for alias in connections:
-        connection = connections[alias]
-        if connection.vendor != "sqlite":
-            continue
-        test = connection.settings_dict.setdefault("TEST", {})
-        name = str(test.get("NAME") or "")
-        if not name or name == ":memory:" or "mode=memory" in name:
-            test["NAME"] = os.path.join(
-                tempfile.gettempdir(), f"qrlogin-test-{os.getpid()}-{alias}.sqlite3"
-            )
+    inside = _in_qrlogin_only(collection_path)
+    if apps.is_installed("qrlogin_accounts"):
+        return True if inside else None
+    leads_there = collection_path in QRLOGIN_ONLY_TESTS.parents
+    return None if inside or leads_there else True
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Real hashing costs ~0.3 s a user by design; tests only need it to be correct."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The same split for files named on the command line, which pytest collects regardless."""
+    alone = not apps.is_installed("qrlogin_accounts")
+    keep = [item for item in items if _in_qrlogin_only(item.path) == alone]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
+
+def _in_qrlogin_only(path: Path) -> bool:
+    return path == QRLOGIN_ONLY_TESTS or QRLOGIN_ONLY_TESTS in path.parents
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +99,8 @@ class Phone:
 
 @pytest.fixture
 def make_phone(db):
+    from tests.factories import DeviceFactory, UserFactory, auth_headers, make_device_token
+
     def make(user=None, **device_kwargs) -> Phone:
         device = DeviceFactory(user=user or UserFactory(), **device_kwargs)
         _, raw = make_device_token(device)

@@ -10,7 +10,7 @@ from factory.django import DjangoModelFactory, Password
 
 from qrlogin_accounts.models import Device, DeviceToken, DeviceType
 
-DEFAULT_PASSWORD = "correct horse battery staple"
+DEFAULT_PASSWORD = "correct horse battery staple"  # noqa: S105  (test users' password)
 
 
 class UserFactory(DjangoModelFactory):

@@ -2,7 +2,7 @@
 
 import os
 
-from config.settings import *  # noqa: F403
+from tests.settings import *  # noqa: F403
 
 # Throttles off, unless a test asks for the default rates (TEST_THROTTLES=1).
 THROTTLE_RATES = {} if os.environ.get("TEST_THROTTLES") == "1" else None

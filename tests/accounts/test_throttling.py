@@ -7,7 +7,7 @@ pytestmark = pytest.mark.django_db
 URL = "/accounts/api/token/"
 
 
-def attempt(client, username, password="wrong", ip="10.0.0.1"):
+def attempt(client, username, password="wrong", ip="10.0.0.1"):  # noqa: S107  (a wrong password)
     body = {
         "username": username,
         "password": password,

@@ -81,7 +81,7 @@ def test_login_ignores_stale_authorization_header(api_client, user):
 
 
 def test_wrong_password(api_client, user):
-    response = api_client.post(URL, login_body(user, password="nope"), format="json")
+    response = api_client.post(URL, login_body(user, password="nope"), format="json")  # noqa: S106  (a wrong password)
     body = assert_error(response, 401, "invalid_credentials")
     assert response["WWW-Authenticate"] == "Token"
     assert "token" not in body

@@ -10,7 +10,9 @@ The SQLite test database is a file for live-server tests: see ``pytest_configure
 ``tests/conftest.py``.
 """
 
+import io
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +30,7 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 15_000
 REQUIRE_BROWSER_ENV = "QRLOGIN_REQUIRE_BROWSER"
+QR_URL_RE = r"/qrlogin/s/(?P<id>[A-Za-z0-9_-]{22,64})/"
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +77,22 @@ def new_context(browser):
     yield make
     for context in contexts:
         context.close()
+
+
+def read_qr(page) -> str:
+    """Screenshot the QR as rendered and decode it: exactly one QR code, its text."""
+    import zxingcpp
+    from PIL import Image
+
+    png = page.locator("[data-qrlogin-svg] svg").screenshot()
+    found = zxingcpp.read_barcodes(
+        Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode
+    )
+    assert len(found) == 1, f"expected one QR code in the screenshot, found {len(found)}"
+    return found[0].text
+
+
+def session_id_of(qr_text: str, base_url: str) -> str:
+    match = re.fullmatch(re.escape(base_url) + QR_URL_RE, qr_text)
+    assert match, f"the QR does not hold {base_url}/qrlogin/s/<id>/: {qr_text!r}"
+    return match["id"]

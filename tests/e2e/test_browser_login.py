@@ -5,7 +5,6 @@ QR decoder (zxing-cpp). The phone is either the mobile app, played through the J
 HTTP with a real device token, or a second browser logged in with a password.
 """
 
-import io
 import json
 import re
 import urllib.error
@@ -13,36 +12,17 @@ import urllib.request
 from urllib.parse import quote
 
 import pytest
-import zxingcpp
 from django.conf import settings
-from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
 from qrlogin.models import QRLoginSession
 from qrlogin.payloads import mask_name
-from tests.e2e.conftest import TIMEOUT_MS
+from tests.e2e.conftest import TIMEOUT_MS, read_qr, session_id_of
 from tests.factories import DEFAULT_PASSWORD, DeviceFactory, UserFactory, make_device_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NEXT = "/?from=qr"
-QR_URL_RE = r"/qrlogin/s/(?P<id>[A-Za-z0-9_-]{22,64})/"
-
-
-def read_qr(page: Page) -> str:
-    """Screenshot the QR as rendered and decode it: exactly one QR code, its text."""
-    png = page.locator("[data-qrlogin-svg] svg").screenshot()
-    found = zxingcpp.read_barcodes(
-        Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode
-    )
-    assert len(found) == 1, f"expected one QR code in the screenshot, found {len(found)}"
-    return found[0].text
-
-
-def session_id_of(qr_text: str, base_url: str) -> str:
-    match = re.fullmatch(re.escape(base_url) + QR_URL_RE, qr_text)
-    assert match, f"the QR does not hold {base_url}/qrlogin/s/<id>/: {qr_text!r}"
-    return match["id"]
 
 
 def session_cookie(context: BrowserContext) -> str | None:

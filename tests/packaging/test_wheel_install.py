@@ -135,6 +135,26 @@ def test_wheel_holds_the_apps_and_nothing_else(wheel):
     assert any(n.startswith("qrlogin/locale/zh_Hans/") and n.endswith(".mo") for n in names)
 
 
+def test_wheel_metadata_names_the_license_and_the_project(wheel):
+    """The SPDX license with its file, the project's URLs, the Django versions the suite runs."""
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    text = archive.read(metadata).decode()
+    assert "License-Expression: BSD-3-Clause" in text
+    assert "Classifier: License ::" not in text  # the SPDX expression says it, once
+    assert "License-File: LICENSE" in text
+    license_file = metadata.replace("METADATA", "licenses/LICENSE")
+    assert archive.read(license_file).decode().startswith("BSD 3-Clause License")
+    for line in (
+        "Classifier: Framework :: Django :: 5.2",
+        "Classifier: Framework :: Django :: 6.1",
+        "Classifier: Development Status :: 3 - Alpha",
+        "Project-URL: Documentation, ",
+        "Project-URL: Changelog, ",
+    ):
+        assert line in text, line
+
+
 @pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("QRLOGIN_REQUIRE_BROWSER"),
     reason="needs Debian's chromium",
@@ -277,7 +297,7 @@ done = post(f"/qr/api/sessions/{created['id']}/complete/",
             HTTP_X_QRLOGIN_SECRET=created["secret"])
 assert done["status"] == "completed" and done["user"]["username"] == "dora", done
 print("logged in", done["device"]["device_id"])
-"""
+"""  # noqa: S105  (a script, not a token)
 
 
 def test_site_with_its_own_accounts_app_installs_both_apps(wheel, tmp_path):

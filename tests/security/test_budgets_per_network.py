@@ -57,7 +57,7 @@ def create(ip):
     return APIClient(REMOTE_ADDR=ip).post("/qrlogin/api/sessions/")
 
 
-def token_login(ip, username="nobody", password="wrong", device_id="d"):
+def token_login(ip, username="nobody", password="wrong", device_id="d"):  # noqa: S107
     body = {"username": username, "password": password, "device_id": device_id}
     return APIClient(REMOTE_ADDR=ip).post(
         "/accounts/api/token/", {**body, "device_type": "ios"}, format="json"

@@ -27,7 +27,7 @@ from tests.security.support import assert_error
 
 pytestmark = pytest.mark.django_db
 
-NEW_PASSWORD = "a different horse, battery staple"
+NEW_PASSWORD = "a different horse, battery staple"  # noqa: S105  (a test password)
 
 
 class FewIterationsPBKDF2(PBKDF2PasswordHasher):
