@@ -24,6 +24,7 @@ from .models import (
     validate_device_id,
 )
 from .serializers import TokenPayloadSerializer
+from .tokens import BEARER_SCHEME, DPOP_SCHEME
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def issue_bound_device_token(
     payload = TokenPayloadSerializer(
         {
             "token": raw,
-            "token_type": "DPoP" if token.jkt else "Token",
+            "token_type": DPOP_SCHEME if token.jkt else BEARER_SCHEME,
             "expires_at": token.expires_at,
             "user": user,
             "device": device,

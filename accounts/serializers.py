@@ -13,6 +13,7 @@ from .models import (
     DeviceType,
     validate_device_id,
 )
+from .tokens import BEARER_SCHEME, DPOP_SCHEME
 
 # Generous bounds: they only stop absurd payloads before they reach the auth backends.
 USERNAME_MAX_LENGTH = 1024
@@ -115,7 +116,7 @@ class TokenPayloadSerializer(serializers.Serializer):
 
     token = serializers.CharField()
     token_type = serializers.ChoiceField(
-        choices=["Token", "DPoP"],
+        choices=[BEARER_SCHEME, DPOP_SCHEME],
         help_text="`DPoP`: the token is bound to the key of the request's DPoP proof and is "
         "sent as `Authorization: DPoP <token>` with a fresh proof; `Token`: a bearer token.",
     )

@@ -16,6 +16,9 @@ import secrets
 from django.utils.crypto import constant_time_compare
 
 TOKEN_BYTES = 32
+# The authorization schemes a device token is used under (the answers' ``token_type``).
+BEARER_SCHEME = "Token"
+DPOP_SCHEME = "DPoP"
 # Characters of the raw token kept in clear for lookup. Fixed (not a setting): changing it
 # would orphan every token issued before.
 PREFIX_LENGTH = 8

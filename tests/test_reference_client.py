@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from qrlogin.payloads import mask_name
+from qrlogin_accounts.tokens import DPOP_SCHEME
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 CLIENT_PATH = Path(__file__).resolve().parents[1] / "docs" / "examples" / "qrlogin_client.py"
@@ -207,7 +208,7 @@ def test_dpop_mode_binds_both_tokens_and_a_copied_token_is_useless(
         live_server.url, user.get_username(), DEFAULT_PASSWORD, "phone-k", "ios",
         opener=DIRECT, dpop=phone_key,
     )  # fmt: skip
-    assert phone.token_type == "DPoP"
+    assert phone.token_type == DPOP_SCHEME
     desktop_key = client.DPoPKey.load_or_create(tmp_path / "desktop.pem")
     desktop = client.DesktopClient(
         live_server.url, sleep=pauses, user_agent=PC_UA, opener=DIRECT, dpop=desktop_key
@@ -216,7 +217,7 @@ def test_dpop_mode_binds_both_tokens_and_a_copied_token_is_useless(
     scan = phone.scan(created["qr_url"])
     assert phone.confirm(scan["session"], scan["temp_token"]) == {"status": "confirmed"}
     result = desktop.complete("laptop-k", "Key laptop")
-    assert result["token_type"] == "DPoP"
+    assert result["token_type"] == DPOP_SCHEME
     account = desktop.account(result)
     assert account.me()["device"]["device_id"] == "laptop-k"
     assert account.me()["device"]["device_id"] == "laptop-k"  # a fresh proof each time
@@ -264,7 +265,7 @@ def test_dpop_mode_follows_a_server_nonce(live_server, user, settings):
         live_server.url, user.get_username(), DEFAULT_PASSWORD, "phone-n", "ios",
         opener=DIRECT, dpop=key,
     )  # fmt: skip
-    assert phone.token_type == "DPoP" and phone.dpop_nonce
+    assert phone.token_type == DPOP_SCHEME and phone.dpop_nonce
     assert phone.me()["device"]["device_id"] == "phone-n"
 
 

@@ -45,6 +45,8 @@ MAX_WAIT = 30
 """The longest hold the status endpoint accepts (``?wait=0..30``)."""
 
 POLL_AFTER_HEADER = "X-QRLogin-Poll-After"
+# The authorization schemes of a device token (the server's ``token_type``).
+BEARER_SCHEME, DPOP_SCHEME = "Token", "DPoP"
 FALLBACK_POLL_SECONDS = 1.5
 """Pause when a server answered a wait at once without saying when to ask again."""
 
@@ -296,14 +298,14 @@ class AccountClient(_Client):
         base_url: str,
         token: str,
         device_id: str,
-        token_type: str = "Token",  # noqa: S107  (an authorization scheme, not a secret)
+        token_type: str = BEARER_SCHEME,
         **options: Any,
     ) -> None:
         super().__init__(base_url, **options)
         self.token = token
         self.device_id = device_id
         self.token_type = token_type
-        if token_type == "DPoP" and self.dpop is None:
+        if token_type == DPOP_SCHEME and self.dpop is None:
             raise ValueError("a DPoP-bound token needs its key: pass dpop=")
         self.login_info: dict[str, Any] | None = None
 
@@ -340,7 +342,7 @@ class AccountClient(_Client):
             "device_name": device_name,
         }
         info = anonymous._request("POST", f"{anonymous.accounts_path}api/token/", body).data
-        token_type = info.get("token_type", "Token")
+        token_type = info.get("token_type", BEARER_SCHEME)
         client = cls(base_url, info["token"], device_id, token_type, **options)
         client.dpop_nonce = anonymous.dpop_nonce
         client.login_info = info
@@ -497,7 +499,7 @@ class DesktopClient(_Client):
     def account(self, completed: dict[str, Any]) -> AccountClient:
         """An ``AccountClient`` using the token that ``complete()`` returned."""
         device_id = completed["device"]["device_id"]
-        token_type = completed.get("token_type", "Token")
+        token_type = completed.get("token_type", BEARER_SCHEME)
         return AccountClient(
             self.base_url, completed["token"], device_id, token_type, **self._options()
         )

@@ -16,12 +16,13 @@ from jwt.algorithms import ECAlgorithm
 
 from qrlogin_accounts import dpop
 from qrlogin_accounts.models import DeviceToken, DPoPProofUse
+from qrlogin_accounts.tokens import BEARER_SCHEME, DPOP_SCHEME
 from tests.dpop import DeviceKey, ath, dpop_headers
 from tests.factories import DEFAULT_PASSWORD, DeviceFactory, auth_headers, make_device_token
 
 pytestmark = pytest.mark.django_db
 
-TOKEN_URL = "/accounts/api/token/"
+LOGIN_PATH = "/accounts/api/token/"
 ME = "/accounts/api/me/"
 DEVICES = "/accounts/api/devices/"
 CHALLENGE = 'DPoP error="invalid_dpop_proof"'
@@ -64,8 +65,8 @@ def login(api_client, user, key=None, **extra):
         "device_type": "ios",
     }
     if key is not None:
-        extra.setdefault("HTTP_DPOP", key.proof("POST", TOKEN_URL))
-    return api_client.post(TOKEN_URL, body, format="json", **extra)
+        extra.setdefault("HTTP_DPOP", key.proof("POST", LOGIN_PATH))
+    return api_client.post(LOGIN_PATH, body, format="json", **extra)
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def test_login_with_proof_binds_the_token(api_client, user, key):
     response = login(api_client, user, key)
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["token_type"] == "DPoP"
+    assert body["token_type"] == DPOP_SCHEME
     token = DeviceToken.objects.get(device__pk=body["device"]["id"])
     assert token.jkt == key.thumbprint
 
@@ -137,31 +138,31 @@ def test_login_with_proof_binds_the_token(api_client, user, key):
 def test_login_with_eddsa_proof(api_client, user):
     key = DeviceKey("ed25519")
     body = login(api_client, user, key).json()
-    assert body["token_type"] == "DPoP"
+    assert body["token_type"] == DPOP_SCHEME
     me = api_client.get(ME, **dpop_headers(key, "GET", ME, body["token"], "phone-1"))
     assert me.status_code == 200, me.content
 
 
 def test_login_without_proof_is_a_bearer_token(api_client, user):
     body = login(api_client, user).json()
-    assert body["token_type"] == "Token"
+    assert body["token_type"] == BEARER_SCHEME
     assert DeviceToken.objects.get().jkt == ""
 
 
 def test_login_with_a_bad_proof_is_400_and_issues_nothing(api_client, user, key):
-    response = login(api_client, user, key, HTTP_DPOP=key.proof("GET", TOKEN_URL))
+    response = login(api_client, user, key, HTTP_DPOP=key.proof("GET", LOGIN_PATH))
     assert_refused(response, status=400)
     assert not DeviceToken.objects.exists()
 
 
 def test_login_proof_replayed_is_refused(api_client, user, key):
-    proof = key.proof("POST", TOKEN_URL)
+    proof = key.proof("POST", LOGIN_PATH)
     assert login(api_client, user, key, HTTP_DPOP=proof).status_code == 201
     assert_refused(login(api_client, user, key, HTTP_DPOP=proof), status=400)
 
 
 def test_two_dpop_headers_are_refused(api_client, user, key):
-    proof = key.proof("POST", TOKEN_URL)
+    proof = key.proof("POST", LOGIN_PATH)
     assert_refused(login(api_client, user, key, HTTP_DPOP=f"{proof},{proof}"), status=400)
 
 
@@ -340,8 +341,8 @@ def test_refused_proof_nested_too_deep_over_http(api_client, bound, key, user, p
 
 
 def test_a_body_nested_too_deep_is_a_400_and_spends_no_proof(api_client, user, key):
-    proof = key.proof("POST", TOKEN_URL, jti="once")
-    response = api_client.post(TOKEN_URL, DEEP, content_type="application/json", HTTP_DPOP=proof)
+    proof = key.proof("POST", LOGIN_PATH, jti="once")
+    response = api_client.post(LOGIN_PATH, DEEP, content_type="application/json", HTTP_DPOP=proof)
     assert response.status_code == 400 and response.json()["code"] == "invalid"
     assert login(api_client, user, key, HTTP_DPOP=proof).status_code == 201
 
@@ -479,7 +480,7 @@ def test_required_mode_refuses_a_login_without_proof(api_client, user, settings)
     settings.ACCOUNTS = {"DPOP": "required"}
     assert_refused(login(api_client, user), code="dpop_required", status=400, challenge=None)
     assert not DeviceToken.objects.exists()
-    assert login(api_client, user, DeviceKey()).json()["token_type"] == "DPoP"
+    assert login(api_client, user, DeviceKey()).json()["token_type"] == DPOP_SCHEME
 
 
 def test_required_mode_refuses_unbound_tokens_issued_earlier(api_client, issued, device, settings):
@@ -498,7 +499,7 @@ def test_required_mode_accepts_bound_tokens(api_client, bound, key, settings):
 def test_off_mode_binds_nothing_but_keeps_earlier_bindings(api_client, user, bound, key, settings):
     settings.ACCOUNTS = {"DPOP": "off"}
     body = login(api_client, user, DeviceKey(), HTTP_DPOP="not even a proof").json()
-    assert body["token_type"] == "Token"
+    assert body["token_type"] == BEARER_SCHEME
     raw, device = bound
     assert_refused(api_client.get(ME, **auth_headers(raw, device)))
     assert get_me(api_client, raw, device, key.proof("GET", ME, raw)).status_code == 200
@@ -537,9 +538,9 @@ def test_nonce_at_login_is_a_400_with_a_fresh_nonce(api_client, user, key, setti
                    challenge='DPoP error="use_dpop_nonce"')  # fmt: skip
     nonce = response["DPoP-Nonce"]
     assert nonce and not DeviceToken.objects.exists()
-    again = login(api_client, user, key, HTTP_DPOP=key.proof("POST", TOKEN_URL, nonce=nonce))
+    again = login(api_client, user, key, HTTP_DPOP=key.proof("POST", LOGIN_PATH, nonce=nonce))
     assert again.status_code == 201, again.content
-    assert again.json()["token_type"] == "DPoP"
+    assert again.json()["token_type"] == DPOP_SCHEME
 
 
 def test_a_refused_proof_or_a_nonce_round_trip_spends_no_device_budget(
@@ -552,18 +553,18 @@ def test_a_refused_proof_or_a_nonce_round_trip_spends_no_device_budget(
         "THROTTLE_RATES": {"token_login_ip": None, "token_login_username": None,
                            "device_create": "1/day"},
     }  # fmt: skip
-    stale = key.proof("POST", TOKEN_URL, iat=time.time() - 3600)
+    stale = key.proof("POST", LOGIN_PATH, iat=time.time() - 3600)
     assert_refused(login(api_client, user, key, HTTP_DPOP=stale), status=400)
     response = login(api_client, user, key)
     assert_refused(response, code="use_dpop_nonce", status=400,
                    challenge='DPoP error="use_dpop_nonce"')  # fmt: skip
-    proof = key.proof("POST", TOKEN_URL, nonce=response["DPoP-Nonce"])
+    proof = key.proof("POST", LOGIN_PATH, nonce=response["DPoP-Nonce"])
     assert login(api_client, user, key, HTTP_DPOP=proof).status_code == 201
     # The budget still holds: a second new device today is one too many.
     other = {"username": user.username, "password": DEFAULT_PASSWORD, "device_id": "phone-2",
              "device_type": "ios"}  # fmt: skip
-    proof = key.proof("POST", TOKEN_URL, nonce=response["DPoP-Nonce"])
-    refused = api_client.post(TOKEN_URL, other, format="json", HTTP_DPOP=proof)
+    proof = key.proof("POST", LOGIN_PATH, nonce=response["DPoP-Nonce"])
+    refused = api_client.post(LOGIN_PATH, other, format="json", HTTP_DPOP=proof)
     assert refused.status_code == 429, refused.content
 
 
@@ -633,7 +634,7 @@ def test_schema_declares_the_dpop_scheme_and_header(client):
     me = schema["paths"][ME]["get"]
     assert {"deviceToken": []} in me["security"] and {"dpop": []} in me["security"]
     for path, method in [
-        (TOKEN_URL, "post"),
+        (LOGIN_PATH, "post"),
         (ME, "get"),
         ("/qrlogin/api/sessions/{public_id}/complete/", "post"),
         ("/qrlogin/api/scan/", "post"),

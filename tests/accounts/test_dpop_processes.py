@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from qrlogin_accounts.models import DPoPProofUse
+from qrlogin_accounts.tokens import DPOP_SCHEME
 from tests.dpop import DeviceKey
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.qrlogin.test_processes import Server
@@ -50,7 +51,7 @@ def test_a_proof_replayed_to_another_process_is_refused(servers):
         {"Host": HOST, "DPoP": key.proof("POST", f"{ORIGIN}/accounts/api/token/")},
     )  # fmt: skip
     assert status == 201, body
-    assert body["token_type"] == "DPoP"
+    assert body["token_type"] == DPOP_SCHEME
     token = body["token"]
 
     proof = key.proof("GET", f"{ORIGIN}/accounts/api/me/", token)

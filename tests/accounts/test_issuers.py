@@ -5,6 +5,7 @@ from qrlogin_accounts.exceptions import DeviceConflict
 from qrlogin_accounts.issuers import issue_device_token
 from qrlogin_accounts.models import Device, DeviceToken
 from qrlogin_accounts.serializers import UserSummarySerializer
+from qrlogin_accounts.tokens import BEARER_SCHEME
 from tests.factories import DeviceFactory, auth_headers
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,7 @@ def test_issue_device_token_payload(user, api_client):
         user=user, device_id="desk-1", device_type="pc", device_name="Work laptop"
     )
     assert set(payload) == {"token", "token_type", "expires_at", "user", "device"}
-    assert payload["token_type"] == "Token"
+    assert payload["token_type"] == BEARER_SCHEME
     assert payload["user"] == {"id": user.pk, "username": user.username}
     device = Device.objects.get(user=user, device_id="desk-1")
     assert payload["device"] == {

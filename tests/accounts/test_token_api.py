@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from qrlogin_accounts.models import Device, DeviceToken
+from qrlogin_accounts.tokens import BEARER_SCHEME
 from tests.factories import DEFAULT_PASSWORD, UserFactory, auth_headers
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_login_success(api_client, user):
     assert "no-store" in response["Cache-Control"]
     body = response.json()
     assert set(body) == {"token", "token_type", "expires_at", "user", "device"}
-    assert body["token_type"] == "Token"
+    assert body["token_type"] == BEARER_SCHEME
     assert body["user"] == {"id": user.pk, "username": user.username}
     device = Device.objects.get(user=user)
     assert body["device"] == {

@@ -9,12 +9,13 @@ from rest_framework.test import APIClient
 
 from qrlogin.models import QRLoginSession, Status
 from qrlogin_accounts.models import DeviceToken
+from qrlogin_accounts.tokens import BEARER_SCHEME, DPOP_SCHEME
 from tests.dpop import DeviceKey, dpop_headers
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TOKEN_URL = "/accounts/api/token/"
+LOGIN_PATH = "/accounts/api/token/"
 ME = "/accounts/api/me/"
 DESKTOP = {"device_id": "laptop-7f3a", "device_type": "pc", "device_name": "Work laptop"}
 
@@ -22,7 +23,7 @@ DESKTOP = {"device_id": "laptop-7f3a", "device_type": "pc", "device_name": "Work
 def phone_login(user, key):
     client = APIClient(REMOTE_ADDR="203.0.113.7")
     response = client.post(
-        TOKEN_URL,
+        LOGIN_PATH,
         {
             "username": user.username,
             "password": DEFAULT_PASSWORD,
@@ -30,11 +31,11 @@ def phone_login(user, key):
             "device_type": "ios",
         },
         format="json",
-        HTTP_DPOP=key.proof("POST", TOKEN_URL),
+        HTTP_DPOP=key.proof("POST", LOGIN_PATH),
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["token_type"] == "DPoP"
+    assert body["token_type"] == DPOP_SCHEME
     return client, body["token"]
 
 
@@ -72,7 +73,7 @@ def test_full_login_with_dpop_on_both_devices(pc):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "completed"
-    assert body["token_type"] == "DPoP"
+    assert body["token_type"] == DPOP_SCHEME
     assert body["user"]["id"] == user.pk
     desktop_token = DeviceToken.objects.get(device__device_id="laptop-7f3a")
     assert desktop_token.jkt == desktop_key.thumbprint != phone_key.thumbprint
@@ -105,7 +106,7 @@ def test_required_mode_completion_without_proof(pc, settings):
     assert not DeviceToken.objects.filter(device__device_id="laptop-7f3a").exists()
     response = complete(pc, DeviceKey().proof("POST", f"{pc.url}complete/"))
     assert response.status_code == 200, response.content
-    assert response.json()["token_type"] == "DPoP"
+    assert response.json()["token_type"] == DPOP_SCHEME
 
 
 def test_nonce_at_completion_is_a_400_and_the_session_stays_confirmed(pc, settings):
@@ -126,4 +127,4 @@ def test_completion_without_proof_is_a_bearer_token_by_default(pc):
     scan_and_confirm(pc, DeviceKey())
     response = complete(pc)
     assert response.status_code == 200, response.content
-    assert response.json()["token_type"] == "Token"
+    assert response.json()["token_type"] == BEARER_SCHEME
