@@ -519,6 +519,13 @@ def _print_park(name: str, park: dict[str, Any]) -> None:
     )
 
 
+def parked_text(park: dict[str, Any]) -> str:
+    """'all (170/s' or '**8,347 of 10,000** in 180 s (' when the server never caught up."""
+    if park["parked"]:
+        return f"all ({park['rate']:,.0f}/s"
+    return f"**{park['answered']:,} of {park['count']:,}** ({park['sent']:,} sent"
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -646,10 +653,11 @@ def table(results: dict[str, Any]) -> str:
             fives = _fives(lat["codes"], park["final"].get("codes", {}), park.get("codes", {}))
             ok = lat["logins"] == lat["wanted"] and lat["p99_ms"] < 50 and fives == 0
             step = "3" if w["processes"] == 1 else "4"
+            park_kb = park["kb_per_poll"]
             out.append(
                 f"| {step} | {w['count']:,} on {w['processes']} process(es) | "
-                f"{'all' if park['parked'] else '**not all**'} ({park['rate']:,.0f}/s; "
-                f"{park['early']}, {park['failed']}) | {park['kb_per_poll']:.1f} KB | "
+                f"{parked_text(park)}; {park['early']}, {park['failed']}) | "
+                f"{f'{park_kb:.1f} KB' if park['parked'] else '-'} | "
                 f"{lat['logins']} / {lat['wanted']} in {lat['seconds']:.0f} s | "
                 f"{lat['p50_ms']:.0f} / {lat['p99_ms']:.0f} ms | "
                 f"{lat['confirm_p50_ms']:.0f} / {lat['confirm_p99_ms']:.0f} ms | "
