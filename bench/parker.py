@@ -29,6 +29,7 @@ from collections import Counter
 import aiohttp
 
 WAIT = 25  # qrlogin.js: LONG_POLL_SECONDS
+PER_ADDRESS = 100  # waiting PCs per client address (the server allows 200 per network)
 SHORT_POLL = 1.5  # qrlogin.js: SHORT_POLL_MS, after an unchanged answer that came back at once
 
 
@@ -159,18 +160,31 @@ async def main() -> None:
 
     trace = aiohttp.TraceConfig()
     trace.on_request_headers_sent.append(parker._headers_sent)
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=args.wait + 60)
     connecting = asyncio.Semaphore(args.connecting)
-    async with aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        trace_configs=[trace],
-        cookie_jar=aiohttp.DummyCookieJar(),
-    ) as http:
+    # The waiting PCs come from many addresses, as they do in production: 127.0.0.2, .3, ...
+    # (all of 127/8 is loopback), PER_ADDRESS of them each, so that the server's limit of
+    # parked polls per client network (LONG_POLL_PER_CLIENT, 200) sees many clients, not one.
+    addresses = max(1, -(-len(sessions) // PER_ADDRESS))
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(
+                        limit=0, local_addr=(f"127.0.{(n + 2) // 256}.{(n + 2) % 256}", 0)
+                    ),
+                    timeout=timeout,
+                    trace_configs=[trace],
+                    cookie_jar=aiohttp.DummyCookieJar(),
+                )
+            )
+            for n in range(addresses)
+        ]
         tasks = [
-            asyncio.ensure_future(parker.poll_forever(http, sid, secret, connecting))
-            for sid, secret in sessions
+            asyncio.ensure_future(
+                parker.poll_forever(clients[i // PER_ADDRESS], sid, secret, connecting)
+            )
+            for i, (sid, secret) in enumerate(sessions)
         ]
 
         async def report() -> None:

@@ -484,7 +484,8 @@ async def _warm_up(api: Api, phone, qr) -> None:
     """Code paths loaded, the thread pool grown and the Redis subscriber running."""
     for _ in range(5):
         await asyncio.gather(*(api.status(qr) for _ in range(32)))
-    await asyncio.gather(*(api.status(qr, wait=1, since="pending") for _ in range(32)))
+    # Parked polls too: 3 at most per session (LONG_POLL_PER_SESSION).
+    await asyncio.gather(*(api.status(qr, wait=1, since="pending") for _ in range(3)))
     for i in range(3):
         login = await api.create()
         temp_token = await api.scan(phone, login)
