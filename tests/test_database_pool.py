@@ -22,6 +22,9 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = "postgres://postgres@127.0.0.1:5432/wt_demo"
+# This test's pool names its connections, so connections other tests left open (threads that
+# used the ORM outside a request) are told apart from the ones this test opens.
+APPLICATION = "qrlogin-pool-test"
 
 
 def demo_database_settings(**env: str) -> dict:
@@ -122,12 +125,25 @@ def sessions_opened(dbname: str) -> int:
     return int(row[0])
 
 
+def backends(dbname: str, application: str | None = None) -> int:
+    """Backends connected to ``dbname`` now (only this test's pool's, with ``application``)."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+    params: tuple = (dbname,)
+    if application:
+        query += " AND application_name = %s"
+        params += (application,)
+    with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+        return int(admin.execute(query, params).fetchone()[0])
+
+
 def no_backends_left(dbname: str) -> None:
-    """Until every backend on ``dbname`` has exited, so each has flushed its session count."""
+    """Until every backend of this test's pool has exited, so each has flushed its count."""
     with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
         for _ in range(500):
             (count,) = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dbname,)
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                " AND application_name = %s",
+                (dbname, APPLICATION),
             ).fetchone()
             if count == 0:
                 return
@@ -156,7 +172,7 @@ def drain_pool() -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
-def test_sequential_requests_under_asgi_open_at_most_the_pool(phone):
+def test_sequential_requests_under_asgi_open_at_most_the_pool(phone, monkeypatch):
     pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
     assert pool, "the demo settings on PostgreSQL must enable the pool"
     dbname = connection.settings_dict["NAME"]
@@ -196,6 +212,9 @@ def test_sequential_requests_under_asgi_open_at_most_the_pool(phone):
         return codes
 
     drain_pool()
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "application_name", APPLICATION)
+    # Backends of other tests: each may still add its own opening to the count meanwhile.
+    others = backends(dbname)
     before = sessions_opened(dbname)
     codes = async_to_sync(login_traffic)()
     # Every finished request gave its connection back: none is still checked out.
@@ -203,7 +222,10 @@ def test_sequential_requests_under_asgi_open_at_most_the_pool(phone):
     assert stats["pool_available"] == stats["pool_size"] <= pool["max_size"], stats
     drain_pool()
     opened = sessions_opened(dbname) - before
+    assert backends(dbname, APPLICATION) == 0
 
     assert codes == {201: rounds, 200: 3 * rounds}, codes
     # 80 requests of four kinds: without the pool, one PostgreSQL session each (or more).
-    assert opened <= pool["max_size"], f"{opened} PostgreSQL sessions for {4 * rounds} requests"
+    assert opened <= pool["max_size"] + others, (
+        f"{opened} PostgreSQL sessions for {4 * rounds} requests ({others} of other tests)"
+    )
