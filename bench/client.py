@@ -5,8 +5,6 @@ Every answer's status code is tallied, so a table can say how many requests fail
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -162,31 +160,3 @@ class Api:
             headers=qr.headers,
         )
         return data["token"]
-
-
-async def create_many(apis: list[Api], count: int, concurrency: int, retries: int = 10) -> list[QR]:
-    """``count`` QR sessions, spread over several servers.
-
-    A failed create is retried (with a growing pause): with CONN_MAX_AGE under ASGI the
-    servers can run PostgreSQL out of connections for a moment (see docs/benchmarks.md).
-    """
-    made: list[QR] = []
-    todo = iter(range(count))
-    started = time.monotonic()
-
-    async def worker(api: Api) -> None:
-        for _ in todo:
-            for attempt in range(retries + 1):
-                try:
-                    made.append(await api.create())
-                    break
-                except (TimeoutError, ApiError, aiohttp.ClientError):
-                    if attempt == retries:
-                        raise
-                    await asyncio.sleep(min(0.1 * 2**attempt, 2))
-            if len(made) % 2000 == 0:
-                rate = len(made) / (time.monotonic() - started)
-                print(f"    {len(made)} sessions created ({rate:.0f}/s)", flush=True)
-
-    await asyncio.gather(*(worker(apis[i % len(apis)]) for i in range(concurrency)))
-    return made

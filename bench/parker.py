@@ -1,4 +1,4 @@
-"""Holds N waiting PCs: one long poll per QR session, re-polled when it times out.
+"""Holds N waiting PCs: one long poll per QR session, re-polled as the PC page does.
 
 Run by ``bench/run.py`` in a process of its own, so that the client that measures latency has
 an event loop of its own. Protocol on stdin/stdout, one JSON object a line:
@@ -27,6 +27,10 @@ import time
 from collections import Counter
 
 import aiohttp
+
+WAIT = 25  # qrlogin.js: LONG_POLL_SECONDS
+PER_ADDRESS = 100  # waiting PCs per client address (the server allows 200 per network)
+SHORT_POLL = 1.5  # qrlogin.js: SHORT_POLL_MS, after an unchanged answer that came back at once
 
 
 class Parker:
@@ -69,9 +73,13 @@ class Parker:
     async def poll_forever(
         self, http: aiohttp.ClientSession, sid: str, secret: str, connecting: asyncio.Semaphore
     ) -> None:
+        """One PC page's loop (qrlogin.js): ask again at once after an unchanged answer
+        (after SHORT_POLL if it came back within 0.5 s), back off 2, 4 ... 30 s after a
+        failed one (or wait its Retry-After), stop when the status changes or on a 404."""
         url = f"{self.base_url}/qrlogin/api/sessions/{sid}/?wait={self.wait}&since=pending"
         headers = {"X-QRLogin-Secret": secret}
         first = True  # until the server has answered this PC's first poll's headers
+        failures = 0
         while not self.stopping.is_set():
             if first:
                 await connecting.acquire()  # released once the server has parked the poll
@@ -80,6 +88,7 @@ class Parker:
             holding = first
             context = {"first": first, "sent": False}
             started = time.monotonic()
+            delay = 0.0
             try:
                 async with http.get(url, headers=headers, trace_request_ctx=context) as answer:
                     if first:
@@ -89,26 +98,46 @@ class Parker:
                         if self.answered == len(self.sessions):
                             self.all_answered = time.monotonic()
                     data = await answer.json(content_type=None)
+                    retry_after = answer.headers.get("Retry-After", "")
                 self.returned += 1
-                status = data.get("status", "?") if answer.status == 200 else answer.status
-                self.codes[str(status)] += 1
-                if time.monotonic() - started < self.wait - 2 and status == "pending":
-                    self.early += 1
-                if status != "pending":
-                    return  # expired, or someone scanned it: this PC stops waiting
+                if answer.status != 200:
+                    self.codes[str(answer.status)] += 1
+                    if answer.status == 404:
+                        return
+                    failures += 1
+                    delay = float(retry_after) if retry_after.isdigit() else backoff(failures)
+                else:
+                    failures = 0
+                    status = data.get("status", "?")
+                    self.codes[status] += 1
+                    if status != "pending":
+                        return  # expired, or someone scanned it: this PC stops waiting
+                    if time.monotonic() - started < self.wait - 2:
+                        self.early += 1
+                    if time.monotonic() - started < 0.5:
+                        delay = SHORT_POLL
             except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 self.failed += 1
                 self.codes[type(exc).__name__] += 1
                 if holding:
                     connecting.release()
-                await asyncio.sleep(1)
+                failures += 1
+                delay = backoff(failures)
+            if delay:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+
+
+def backoff(failures: int) -> float:
+    """The page's pause after its n-th failure in a row: 2, 4, 8, 16, 30 s."""
+    return min(30.0, 2.0 ** min(failures, 5))
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True)
     parser.add_argument("--sessions", required=True, help="JSON file: [[id, secret], ...]")
-    parser.add_argument("--wait", type=int, default=30)
+    parser.add_argument("--wait", type=int, default=WAIT)
     parser.add_argument("--connecting", type=int, default=1000)
     parser.add_argument("--max-seconds", type=float, default=300)
     args = parser.parse_args()
@@ -131,18 +160,31 @@ async def main() -> None:
 
     trace = aiohttp.TraceConfig()
     trace.on_request_headers_sent.append(parker._headers_sent)
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=args.wait + 60)
     connecting = asyncio.Semaphore(args.connecting)
-    async with aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        trace_configs=[trace],
-        cookie_jar=aiohttp.DummyCookieJar(),
-    ) as http:
+    # The waiting PCs come from many addresses, as they do in production: 127.0.0.2, .3, ...
+    # (all of 127/8 is loopback), PER_ADDRESS of them each, so that the server's limit of
+    # parked polls per client network (LONG_POLL_PER_CLIENT, 200) sees many clients, not one.
+    addresses = max(1, -(-len(sessions) // PER_ADDRESS))
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(
+                        limit=0, local_addr=(f"127.0.{(n + 2) // 256}.{(n + 2) % 256}", 0)
+                    ),
+                    timeout=timeout,
+                    trace_configs=[trace],
+                    cookie_jar=aiohttp.DummyCookieJar(),
+                )
+            )
+            for n in range(addresses)
+        ]
         tasks = [
-            asyncio.ensure_future(parker.poll_forever(http, sid, secret, connecting))
-            for sid, secret in sessions
+            asyncio.ensure_future(
+                parker.poll_forever(clients[i // PER_ADDRESS], sid, secret, connecting)
+            )
+            for i, (sid, secret) in enumerate(sessions)
         ]
 
         async def report() -> None:

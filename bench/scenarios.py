@@ -62,8 +62,9 @@ class Humans:
 class ParkerProcess:
     """``bench/parker.py`` in its own process; its latest counters are kept as they arrive."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, name: str = "parker") -> None:
         self.workdir = workdir
+        self.name = name
         self.process: asyncio.subprocess.Process | None = None
         self.latest: dict[str, Any] = {}
         self.done: dict[str, Any] | None = None
@@ -71,7 +72,7 @@ class ParkerProcess:
         self._reader: asyncio.Task | None = None
 
     async def start(self, url: str, sessions: list[QR], wait: int, max_seconds: float) -> None:
-        path = self.workdir / "parked-sessions.json"
+        path = self.workdir / f"{self.name}-sessions.json"
         path.write_text(json.dumps([[qr.id, qr.secret] for qr in sessions]))
         from .servers import die_with_parent
 
@@ -119,8 +120,34 @@ class ParkerProcess:
             self.process.kill()
 
 
+def merged_counters(parkers: list[ParkerProcess]) -> dict[str, Any]:
+    """The counters of several parker processes as one: sums, the first start, the last end."""
+    if len(parkers) == 1:
+        return parkers[0].latest
+    views = [p.latest for p in parkers]
+    merged: dict[str, Any] = {}
+    for key in ("sent", "answered", "returned", "early", "failed"):
+        merged[key] = sum(v.get(key, 0) for v in views)
+    codes: Counter[str] = Counter()
+    for v in views:
+        codes.update(v.get("codes", {}))
+    merged["codes"] = dict(codes)
+    firsts = [v["first_sent"] for v in views if v.get("first_sent")]
+    merged["first_sent"] = min(firsts) if firsts else None
+    for key in ("all_sent", "all_answered"):
+        ends = [v.get(key) for v in views]
+        merged[key] = max(ends) if all(ends) else None
+    return merged
+
+
 async def park(
-    server: Server, parker: ParkerProcess, count: int, api: Api, probe: QR, phone: Phone
+    server: Server,
+    parker: ParkerProcess | list[ParkerProcess],
+    count: int,
+    api: Api | None = None,
+    probe: QR | None = None,
+    phone: Phone | None = None,
+    servers: list[Server] | None = None,
 ) -> dict[str, Any]:
     """Park ``count`` polls at once; how fast, and what they cost the server.
 
@@ -129,22 +156,27 @@ async def park(
     sent to the last poll's headers. The kernel must also show one established connection to
     the server per poll. (Should the server ever stop sending early headers, "parked" falls
     back to: all on the wire, none back, server CPU idle for 0.5 s.) A fresh poll then parks
-    and is woken by a scan.
+    and is woken by a scan (when ``api``, ``probe`` and ``phone`` are given). Several parker
+    processes against several servers (``servers``) count as one.
     """
-    rss0, threads0 = server.rss_kb(), server.threads()
-    connections0 = server.connections()
+    group = servers or [server]
+    parkers = parker if isinstance(parker, list) else [parker]
+    rss0 = sum(s.rss_kb() for s in group)
+    threads0 = sum(s.threads() for s in group)
+    connections0 = sum(s.connections() for s in group)
     overflows0 = listen_overflows()
-    await parker.go()
+    for one in parkers:
+        await one.go()
     started = time.monotonic()
-    cpu, last_busy, deadline = server.cpu_seconds(), started, started + 120
+    cpu, last_busy, deadline = sum(s.cpu_seconds() for s in group), started, started + 180
     parked, sockets, signal, parked_at = False, 0, "", started
     while time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-        now, cpu_now = time.monotonic(), server.cpu_seconds()
-        if cpu_now - cpu >= 0.02:  # more than 20 % of a core over the last 0.1 s
+        now, cpu_now = time.monotonic(), sum(s.cpu_seconds() for s in group)
+        if cpu_now - cpu >= 0.02 * len(group):  # more than 20 % of a core over the last 0.1 s
             last_busy = now
         cpu = cpu_now
-        seen = parker.latest
+        seen = merged_counters(parkers)
         if seen.get("answered", 0) >= count:
             signal, parked_at = "headers", seen["all_answered"]
         elif (
@@ -152,28 +184,29 @@ async def park(
         ):
             signal, parked_at = "idle", last_busy
         if signal:
-            sockets = server.connections() - connections0
+            sockets = sum(s.connections() for s in group) - connections0
             if sockets >= count:
                 parked = seen.get("early", 0) == 0
                 break
             signal = ""
-    seen = parker.latest
+    seen = merged_counters(parkers)
     first_sent = seen.get("first_sent") or started
     seconds = parked_at - first_sent if parked else float("nan")
+    rss1, threads1 = sum(s.rss_kb() for s in group), sum(s.threads() for s in group)
 
-    # A fresh PC's poll parks too, and the phone's scan wakes it.
-    poll = asyncio.ensure_future(timed(api.status(probe, wait=30, since="pending")))
-    await asyncio.sleep(0.3)
-    probe_parked = not poll.done()
-    woken = time.monotonic()
-    try:
-        await api.scan(phone, probe)
-        probe_status, arrived = await poll
-    except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
-        poll.cancel()
-        probe_status, arrived = f"failed ({describe(exc)})", time.monotonic()
-
-    rss1, threads1 = server.rss_kb(), server.threads()
+    probe_parked, probe_status, woken, arrived = False, "-", 0.0, float("nan")
+    if api is not None and probe is not None and phone is not None:
+        # A fresh PC's poll parks too, and the phone's scan wakes it.
+        poll = asyncio.ensure_future(timed(api.status(probe, wait=25, since="pending")))
+        await asyncio.sleep(0.3)
+        probe_parked = not poll.done()
+        woken = time.monotonic()
+        try:
+            await api.scan(phone, probe)
+            probe_status, arrived = await poll
+        except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+            poll.cancel()
+            probe_status, arrived = f"failed ({describe(exc)})", time.monotonic()
     return {
         "count": count,
         "parked": parked,
@@ -202,24 +235,26 @@ async def park(
 
 
 async def long_poll_login(
-    api: Api, phone: Phone, think: float, device_id: str
+    api: Api, phone: Phone, think: float, device_id: str, phone_api: Api | None = None
 ) -> tuple[float, float]:
-    """One login whose PC waits by long poll.
+    """One login whose PC waits by long poll; the phone talks to ``phone_api`` (another
+    process behind the same site) when given.
 
     Seconds from the confirm being sent to the PC knowing, and to the phone's answer.
     """
+    mobile = phone_api or api
     qr = await api.create()
-    pc = asyncio.ensure_future(timed(api.status(qr, wait=30, since="pending")))
+    pc = asyncio.ensure_future(timed(api.status(qr, wait=25, since="pending")))
     try:
         await asyncio.sleep(think)
-        temp_token = await api.scan(phone, qr)
+        temp_token = await mobile.scan(phone, qr)
         status, _ = await pc
         if status != "scanned":
             raise RuntimeError(f"PC saw {status!r}, expected 'scanned'")
-        pc = asyncio.ensure_future(timed(api.status(qr, wait=30, since="scanned")))
+        pc = asyncio.ensure_future(timed(api.status(qr, wait=25, since="scanned")))
         await asyncio.sleep(think)  # the person reads the phone; the PC's poll is parked by now
         sent = time.monotonic()
-        await api.confirm(phone, qr, temp_token)
+        await mobile.confirm(phone, qr, temp_token)
         answered = time.monotonic()
         status, arrived = await pc
         if status != "confirmed":
@@ -239,9 +274,18 @@ def _discard(task: asyncio.Future) -> None:
 
 
 async def confirm_latency(
-    api: Api, phones: list[Phone], logins: int, workers: int, think: float, seconds: float
+    api: Api,
+    phones: list[Phone],
+    logins: int,
+    workers: int,
+    think: float,
+    seconds: float,
+    other: Api | None = None,
 ) -> dict[str, Any]:
     """``logins`` long-poll logins, ``workers`` at a time (while the parked PCs wait).
+
+    With ``other``, every second login has its PC on ``other`` and its phone on ``api``, and
+    the rest the other way round: each confirm must cross processes (Redis pub/sub).
 
     No new login starts after ``seconds``, and none runs longer than 60 s: a saturated server
     yields fewer logins and the failures, not a benchmark that never ends.
@@ -259,8 +303,10 @@ async def confirm_latency(
                 failures["not started (time limit)"] += 1
                 continue
             try:
+                pc_api, phone_api = (other, api) if other and i % 2 else (api, other)
                 latency, answer = await asyncio.wait_for(
-                    long_poll_login(api, phone, think, f"bench-pc-2-{i}"), timeout=60
+                    long_poll_login(pc_api, phone, think, f"bench-pc-2-{i}", phone_api),
+                    timeout=60,
                 )
                 latencies.append(latency)
                 answers.append(answer)
@@ -389,7 +435,7 @@ def wrk_path() -> str | None:
 
 
 def wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> dict[str, float]:
-    """One wrk run (one thread: the other core is the server's); req/s and failures."""
+    """One wrk run (one thread: the other core is the server's); req/s, requests, failures."""
     command = [
         "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
         *[arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")],
@@ -399,38 +445,57 @@ def wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> 
         command, capture_output=True, text=True, check=True, timeout=seconds + 30
     ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(rate.group(1)) if rate else float("nan"),
+        "requests": int(total.group(1)) if total else 0,
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": sum(map(int, errors.groups())) if errors else 0,
     }
 
 
-def status_vs_bare(
-    server: Server, qr: QR, runs: int, seconds: float, connections: int = 32
+Target = Callable[[], tuple[str, dict[str, str]]]
+
+
+def status_polls(
+    targets: dict[str, Target], runs: int, seconds: float, connections: int = 32
 ) -> dict[str, Any]:
-    """Interleaved runs of each; the median req/s of each, and their ratio."""
-    targets = {
-        "status": (f"{server.url}/qrlogin/api/sessions/{qr.id}/", {"X-QRLogin-Secret": qr.secret}),
-        "bare": (f"{server.url}/bench/bare/", {}),
-    }
-    for url, headers in targets.values():  # warm up
-        wrk(url, 1, connections, headers)
+    """Interleaved wrk runs of each target (same load for each); the median req/s of each.
+
+    A target is asked for its URL and headers before each run, so the product's status poll
+    can be given a fresh session each time (one that cannot expire mid-run).
+    """
+    warmups = {}
+    for name, target in targets.items():  # warm up
+        url, headers = target()
+        warmups[name] = wrk(url, 1, connections, headers)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
     for _ in range(runs):
-        for name, (url, headers) in targets.items():
+        for name, target in targets.items():
+            url, headers = target()
             results[name].append(wrk(url, seconds, connections, headers))
     summary: dict[str, Any] = {"runs": runs, "seconds": seconds, "connections": connections}
     for name, rows in results.items():
         summary[name] = {
             "median_rps": statistics.median(r["rps"] for r in rows),
             "all_rps": [r["rps"] for r in rows],
+            "requests": sum(r["requests"] for r in rows),
+            "warmup_requests": warmups[name]["requests"],
             "failures": sum(r["non_2xx"] + r["socket_errors"] for r in rows),
         }
-    summary["ratio"] = summary["status"]["median_rps"] / summary["bare"]["median_rps"]
     return summary
+
+
+def server_cpu_per_request(server: Server, send: Callable[[], None], count: int) -> float:
+    """Server CPU (ms) per request over ``count`` sequential ones, after 20 to warm up."""
+    for _ in range(20):
+        send()
+    cpu0 = server.cpu_seconds()
+    for _ in range(count):
+        send()
+    return (server.cpu_seconds() - cpu0) / count * 1000
 
 
 # 5. Whole logins per second -----------------------------------------------------------------

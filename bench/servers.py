@@ -1,13 +1,17 @@
-"""The processes the benchmark measures: uvicorn servers, and the database and Redis they use.
+"""The processes the benchmark measures: uvicorn and gunicorn servers, and the database and
+Redis they use.
 
-Everything listens on loopback only. Each server runs the demo site under ``bench.settings``
-(throttles off, plus the bare view) with the environment a production site would give it.
+Everything listens on loopback only. A server runs the demo site under ``bench.settings``
+(throttles off, plus the bare view) with the environment a production site would give it,
+the demo as a user starts it (``config.settings``, only DATABASE_URL and REDIS_URL set), or
+one of the baselines (``bench.baselines``, ``bench.floor``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import resource
 import secrets
@@ -16,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,34 +28,47 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
-DB_NAME = "qrlogin_bench"
 PG_URL = "postgres://postgres@127.0.0.1:5432"
-REDIS_URL = "redis://127.0.0.1:6379/14"
 PASSWORD = secrets.token_urlsafe(12)
+_ports = itertools.count()
 
 
 @dataclass(frozen=True)
 class Setup:
-    """How the servers are configured for this run."""
+    """How the servers are configured for this run: which database, Redis db and ports."""
 
     workdir: Path
-    conn_max_age: int = 60
-    db_pool: bool = False
+    database: str = "qrlogin_bench"
+    redis_db: int = 14
+    # 0: the demo's default, psycopg's pool; N > 0: persistent connections (no pool).
+    conn_max_age: int = 0
+    # 0: any free ports; else ports counted up from this one.
+    first_port: int = 0
+
+    @property
+    def database_url(self) -> str:
+        return f"{PG_URL}/{self.database}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:6379/{self.redis_db}"
+
+    def user_env(self) -> dict[str, str]:
+        """A site as its user starts it: the demo's settings with only the two URLs set."""
+        basics = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+        return {**basics, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="bench.settings",
-            PYTHONPATH=str(REPO),
-            DATABASE_URL=f"{PG_URL}/{DB_NAME}",
-            REDIS_URL=REDIS_URL,
-            CONN_MAX_AGE=str(self.conn_max_age),
-            DEBUG="0",
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            BENCH_DB_POOL="1" if self.db_pool else "0",
-            PYTHONWARNINGS="ignore",
-        )
-        return env
+        """The bench's own servers: ``bench.settings`` (throttles off), DEBUG off."""
+        return {
+            **self.user_env(),
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "PYTHONPATH": str(REPO),
+            "CONN_MAX_AGE": str(self.conn_max_age),
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PYTHONWARNINGS": "ignore",
+        }
 
 
 def raise_open_files_limit() -> int:
@@ -61,10 +79,17 @@ def raise_open_files_limit() -> int:
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+def free_port(setup: Setup) -> int:
+    """A free loopback port: any, or the next free one from ``setup.first_port``."""
+    for _ in range(1000):
+        port = setup.first_port + next(_ports) if setup.first_port else 0
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port from {setup.first_port}")
 
 
 def die_with_parent() -> None:
@@ -90,9 +115,9 @@ def prepare_database(setup: Setup) -> None:
     import redis
 
     with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    redis.Redis.from_url(REDIS_URL).flushdb()
+        conn.execute(f'DROP DATABASE IF EXISTS "{setup.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{setup.database}"')
+    redis.Redis.from_url(setup.redis_url).flushdb()
     manage("migrate", "--noinput", "-v", "0", setup=setup)
 
 
@@ -125,13 +150,32 @@ def manage(*args: str, setup: Setup, extra_env: dict[str, str] | None = None) ->
     )
 
 
-def pg_connections() -> int:
+def pg_connections(setup: Setup) -> int:
     """Connections the servers hold open to the bench database (from pg_stat_activity)."""
     import psycopg
 
     with psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=5) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (DB_NAME,)
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (setup.database,)
+        ).fetchone()
+    return int(row[0])
+
+
+def pg_sessions(setup: Setup, settle: float = 30) -> int:
+    """PostgreSQL's count of sessions ever opened on the bench database.
+
+    A backend adds itself to ``pg_stat_database.sessions`` when it flushes its statistics,
+    which it does for certain when it exits: so this first waits (at most ``settle`` s) until
+    no backend is connected to the database. Call it with the servers stopped.
+    """
+    import psycopg
+
+    deadline = time.monotonic() + settle
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=5) as conn:
+        while pg_connections(setup) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", (setup.database,)
         ).fetchone()
     return int(row[0])
 
@@ -147,28 +191,55 @@ def listen_overflows() -> int:
 
 
 class Server:
-    """One uvicorn process serving ``config.asgi:application`` on a free loopback port."""
+    """One server process on a loopback port: uvicorn (ASGI) by default, or gunicorn (WSGI).
 
-    def __init__(self, name: str, setup: Setup) -> None:
+    ``app`` is the ASGI (or WSGI) application, ``env`` its whole environment (default: the
+    bench's, ``Setup.env``). ``fast`` runs uvicorn with uvloop and httptools (what
+    ``uvicorn[standard]`` installs); otherwise uvicorn is pinned to the asyncio loop and h11,
+    so that installing the two does not silently change the plain figures.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        setup: Setup,
+        *,
+        app: str = "config.asgi:application",
+        env: dict[str, str] | None = None,
+        fast: bool = False,
+        wsgi: bool = False,
+    ) -> None:
         self.name = name
         self.setup = setup
-        self.port = free_port()
+        self.app = app
+        self.env = env if env is not None else setup.env()
+        self.fast = fast
+        self.wsgi = wsgi
+        self.port = free_port(setup)
         self.url = f"http://{HOST}:{self.port}"
         self.log_path = setup.workdir / f"server-{name}.log"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> Server:
-        command = [
-            PYTHON, "-m", "uvicorn", "config.asgi:application",
-            "--host", HOST, "--port", str(self.port),
+    def command(self) -> list[str]:
+        if self.wsgi:
+            return [
+                PYTHON, "-m", "gunicorn", self.app, "--bind", f"{HOST}:{self.port}",
+                "--workers", "1", "--log-level", "warning", "--graceful-timeout", "3",
+            ]  # fmt: skip
+        loop, http = ("uvloop", "httptools") if self.fast else ("asyncio", "h11")
+        return [
+            PYTHON, "-m", "uvicorn", self.app,
+            "--host", HOST, "--port", str(self.port), "--loop", loop, "--http", http,
             "--no-access-log", "--log-level", "warning",
             "--backlog", "4096", "--timeout-graceful-shutdown", "3",
         ]  # fmt: skip
+
+    def start(self) -> Server:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                command,
+                self.command(),
                 cwd=REPO,
-                env=self.setup.env(),
+                env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -179,21 +250,32 @@ class Server:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
+        """Until the server answers HTTP at all (any status: some apps have no page at /)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server {self.name} exited; see {self.log_path}")
             try:
-                with urllib.request.urlopen(f"{self.url}/bench/bare/", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
+                with urllib.request.urlopen(f"{self.url}/", timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"server {self.name} did not start in {timeout} s; see {self.log_path}")
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        """The process that serves requests: uvicorn itself, or gunicorn's one worker."""
+        if not self.wsgi:
+            return self.process.pid
+        for _ in range(100):
+            path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+            children = path.read_text().split()
+            if children:
+                return int(children[0])
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn {self.name} has no worker")
 
     def _status(self) -> dict[str, str]:
         text = Path(f"/proc/{self.pid}/status").read_text()

@@ -107,13 +107,21 @@ DATABASES = {
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
     )
 }
-# Under ASGI, persistent connections (CONN_MAX_AGE > 0) pile up: one per request thread.
-# DATABASE_POOL=N uses psycopg's connection pool instead (PostgreSQL; CONN_MAX_AGE must be 0).
-if os.environ.get("DATABASE_POOL") and DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2,
-        "max_size": int(os.environ["DATABASE_POOL"]),
-    }
+# PostgreSQL goes through psycopg's connection pool unless DATABASE_POOL=0 or CONN_MAX_AGE > 0.
+# Without it a process opens and closes a PostgreSQL connection (a backend fork) per request,
+# and persistent connections (CONN_MAX_AGE > 0) under ASGI pile up one per request thread until
+# PostgreSQL refuses clients. With the pool a request borrows a connection at its first query
+# and gives it back at request_finished (the status endpoint after each read), and a process
+# never holds more than DATABASE_POOL of them; a request finding all taken waits at most
+# DATABASE_POOL_TIMEOUT seconds, then fails. Sizing against max_connections: docs/deploy.md.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _pool_size = int(os.environ.get("DATABASE_POOL", "10"))
+    if _pool_size > 0 and DATABASES["default"]["CONN_MAX_AGE"] == 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_size),
+            "max_size": _pool_size,
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
+        }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
