@@ -7,6 +7,7 @@ Another settings module may ``from config.settings import *`` and override ``QRL
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -153,6 +154,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 # Chosen per request from the browser's Accept-Language (LocaleMiddleware).
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# The demo's own templates (templates/) are translated here; the apps carry their own.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -195,7 +198,14 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-QRLOGIN: dict = {}
+# The site's public address, in the QR (qrlogin's SITE_URL). scripts/demo.sh sets it to
+# http://<this machine's LAN address>:8000, so a phone on the same Wi-Fi can open the QR even
+# when the PC page was opened on 127.0.0.1; its host is then an allowed host too.
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+QRLOGIN: dict = {"SITE_URL": SITE_URL} if SITE_URL else {}
+if SITE_URL and "*" not in ALLOWED_HOSTS:
+    _site_host = urlsplit(SITE_URL).hostname or ""
+    ALLOWED_HOSTS.append(f"[{_site_host}]" if ":" in _site_host else _site_host)
 ACCOUNTS: dict = {}
 
 LOGGING = {

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ua_parser import parse as parse_user_agent
 
 from .conf import qrlogin_settings
+from .local_network import server_addresses
 
 MAX_USER_AGENT = 512
 
@@ -99,9 +100,39 @@ def describe_user_agent(ua: str) -> BrowserInfo:
 
 
 def same_network(a: str | None, b: str | None) -> bool:
-    """True when both addresses share an IPv4 /24 or an IPv6 /64."""
-    ip_a, ip_b = _parse_ip(a or ""), _parse_ip(b or "")
-    if ip_a is None or ip_b is None or ip_a.version != ip_b.version:
+    """True when both addresses share an IPv4 /24 or an IPv6 /64.
+
+    A loopback address is a client on this machine, so it also stands for the machine's own
+    LAN addresses (:mod:`.local_network`): a PC on ``127.0.0.1`` and a phone on the server's
+    Wi-Fi are one network. This widens nothing an outsider can use: to be seen on loopback,
+    a client must already be on the server (or behind a proxy not in ``TRUSTED_PROXIES``, where
+    every client is loopback and the test never meant anything).
+    """
+    ip_a, ip_b = _unmapped(_parse_ip(a or "")), _unmapped(_parse_ip(b or ""))
+    if ip_a is None or ip_b is None:
         return False
-    prefix = 24 if ip_a.version == 4 else 64
-    return ip_b in ipaddress.ip_network(f"{ip_a}/{prefix}", strict=False)
+    if ip_a.is_loopback and ip_b.is_loopback:
+        return True
+    return any(_same_prefix(x, y) for x in _seen_as(ip_a) for y in _seen_as(ip_b))
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _unmapped(ip: IPAddress | None) -> IPAddress | None:
+    """An IPv4-mapped IPv6 address (a dual-stack socket's view) as the IPv4 address it is."""
+    if ip is not None and ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _seen_as(ip: IPAddress) -> tuple[IPAddress, ...]:
+    """The addresses ``ip`` counts as: itself, and for loopback this machine's LAN addresses."""
+    return (ip, *server_addresses()) if ip.is_loopback else (ip,)
+
+
+def _same_prefix(x: IPAddress, y: IPAddress) -> bool:
+    if x.version != y.version:
+        return False
+    prefix = 24 if x.version == 4 else 64
+    return y in ipaddress.ip_network(f"{x}/{prefix}", strict=False)

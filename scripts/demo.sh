@@ -12,8 +12,21 @@ user.set_password('$PASSWORD')
 user.is_staff = user.is_superuser = True
 user.save()
 "
-LAN_IP="$(hostname -I 2>/dev/null | awk '{print $1}')"
-LAN_IP="${LAN_IP:-127.0.0.1}"
+# The machine's LAN address, found without a network call (qrlogin.local_network: the
+# source address of a route to a private range), else `hostname -I`. The QR holds SITE_URL,
+# so a phone on the same Wi-Fi can open it even when the PC page is on 127.0.0.1.
+LAN_IP="$("$PY" -c 'from qrlogin.local_network import lan_ipv4; print(lan_ipv4() or "")' 2>/dev/null || true)"
+if [ -z "$LAN_IP" ]; then
+  LAN_IP="$(hostname -I 2>/dev/null | awk '{print $1}' || true)"
+fi
+if [ -n "$LAN_IP" ]; then
+  HOST="$LAN_IP"
+  export SITE_URL="${SITE_URL:-http://$LAN_IP:$PORT}"
+  PHONE_NOTE="(the phone must be on the same Wi-Fi as this machine)"
+else
+  HOST="127.0.0.1"
+  PHONE_NOTE="(no LAN address found: only this machine can open the QR; set SITE_URL)"
+fi
 cat <<MSG
 
   django-qrlogin demo
@@ -21,10 +34,11 @@ cat <<MSG
   Demo user:  demo
   Password:   $PASSWORD     (new each start; the user is also an admin)
 
-  On the PC:     http://127.0.0.1:$PORT/qrlogin/
-  On the phone:  http://$LAN_IP:$PORT/accounts/login/   (log in as demo, then scan
-                 the QR with the phone's camera, or open the URL it holds)
-  Admin:         http://127.0.0.1:$PORT/admin/
+  On the PC:     http://$HOST:$PORT/qrlogin/   (or http://127.0.0.1:$PORT/qrlogin/)
+  On the phone:  http://$HOST:$PORT/accounts/login/   $PHONE_NOTE
+                 log in as demo, then scan the QR with the phone's camera
+                 (the QR holds ${SITE_URL:-http://$HOST:$PORT}/qrlogin/s/<id>/)
+  Admin:         http://$HOST:$PORT/admin/
   Phone API:     see README.md ("The API with curl")
 
   Stop with Ctrl-C.
