@@ -102,6 +102,9 @@ class DeviceAdmin(admin.ModelAdmin):
     inlines = [DeviceTokenInline]
     actions = ["revoke_devices"]
 
+    class Media:  # cells wrap: the list fits a 1,400 px window
+        css = {"all": ["qrlogin_accounts/admin.css"]}
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Devices are created by logging in.
 
@@ -169,6 +172,9 @@ class DeviceTokenAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     actions = ["revoke_tokens"]
+
+    class Media:  # cells wrap: the list fits a 1,400 px window
+        css = {"all": ["qrlogin_accounts/admin.css"]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Tokens are issued by logging in; their secret is shown only then.
