@@ -110,6 +110,8 @@ PASSWORD_HASHERS = [
 
 LANGUAGE_CODE = "en-us"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# The demo's own catalog (its templates/ are the suite's templates too).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -16,6 +16,7 @@ from pathlib import Path
 import polib
 import pytest
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.template import RequestContext, Template
 from django.test import Client
@@ -27,6 +28,10 @@ from tests.conftest import PC_UA
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 APPS = ["qrlogin", "qrlogin_accounts"]
+# The demo project's own catalog (locale/ at the top, LOCALE_PATHS): templates/ and config/.
+DEMO = "demo"
+DEMO_SOURCES = ["templates", "config"]
+CATALOGS = [*APPS, DEMO]
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
 EN = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
 UNKNOWN_ID = "A" * 32
@@ -42,6 +47,8 @@ def _restore_language():
 
 
 def app_dir(app: str) -> Path:
+    if app == DEMO:
+        return Path(settings.BASE_DIR)
     return Path(django_apps.get_app_config(app).path)
 
 
@@ -124,6 +131,31 @@ def test_phone_page_in_english(phone_browser, pc):
     html = phone_browser.get(f"/qrlogin/s/{pc.id}/", **EN).content.decode()
     assert "<h1>Log in on a computer?</h1>" in html
     assert ">Confirm login</button>" in html and ">Deny</button>" in html
+
+
+@pytest.mark.django_db
+def test_demo_pages_in_chinese():
+    home = Client().get("/", **ZH).content.decode()
+    assert '<html lang="zh-hans">' in home
+    assert "<title>django-qrlogin 演示</title>" in home
+    assert "你尚未登录。" in home and "使用手机扫码登录（二维码）" in home
+    login = Client().get("/accounts/login/", **ZH).content.decode()
+    assert "<h1>登录</h1>" in login and "改用手机扫码登录" in login
+    assert "用户名" in login  # the form's labels: Django's own catalog
+    assert not re.search(r">\s*(Log in|You are not)", home + login)
+
+
+@pytest.mark.django_db
+def test_demo_home_logged_in_in_both_languages():
+    client = Client()
+    client.force_login(UserFactory(username="mei"))
+    zh = client.get("/", **ZH).content.decode()
+    assert '已登录为 <strong data-testid="username">mei</strong>。' in zh
+    assert ">退出登录</button>" in zh
+    en = client.get("/", **EN).content.decode()
+    assert '<html lang="en">' in en
+    assert 'Logged in as <strong data-testid="username">mei</strong>.' in en
+    assert not CJK.search(en)
 
 
 # The widget ----------------------------------------------------------------------------
@@ -291,13 +323,13 @@ def entry_text(entry: polib.POEntry | polib.MOEntry) -> tuple:
     return (entry.msgstr,)
 
 
-@pytest.mark.parametrize("app", APPS)
+@pytest.mark.parametrize("app", CATALOGS)
 def test_catalog_is_complete(app):
     po = polib.pofile(str(catalog(app)))
     assert po.metadata["Language"] == "zh_Hans"
     assert po.metadata["Plural-Forms"] == "nplurals=1; plural=0;"
     assert not po.metadata_is_fuzzy
-    assert len(po) > 20
+    assert len(po) > (5 if app == DEMO else 20)
     assert po.untranslated_entries() == []
     assert po.fuzzy_entries() == []
     assert po.obsolete_entries() == []
@@ -307,7 +339,7 @@ def test_catalog_is_complete(app):
             assert len(entry.msgstr_plural) == 1, entry.msgid  # nplurals=1
 
 
-@pytest.mark.parametrize("app", APPS)
+@pytest.mark.parametrize("app", CATALOGS)
 def test_compiled_catalog_matches_the_po(app):
     """The committed .mo holds exactly the .po's translations (run compilemessages)."""
     po = polib.pofile(str(catalog(app)))
@@ -323,11 +355,17 @@ def test_compiled_catalog_matches_the_po(app):
     and not os.environ.get("QRLOGIN_REQUIRE_GETTEXT"),
     reason="needs GNU gettext (apt-get install gettext)",
 )
-@pytest.mark.parametrize("app", APPS)
+@pytest.mark.parametrize("app", CATALOGS)
 def test_catalog_has_every_string_of_the_source(app, tmp_path):
-    """makemessages on a copy of the app finds no string missing from the shipped catalog."""
+    """makemessages on a copy of the app (the demo: its templates and config) finds no string
+    missing from the shipped catalog."""
     copy = tmp_path / app
-    shutil.copytree(app_dir(app), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    ignore = shutil.ignore_patterns("__pycache__")
+    if app == DEMO:
+        for part in [*DEMO_SOURCES, "locale"]:
+            shutil.copytree(app_dir(app) / part, copy / part, ignore=ignore)
+    else:
+        shutil.copytree(app_dir(app), copy, ignore=ignore)
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     subprocess.run(
         [sys.executable, "-m", "django", "makemessages", "-l", "zh_Hans", "--no-obsolete"],
