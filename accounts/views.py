@@ -43,6 +43,39 @@ DEVICE_ID_HEADER = OpenApiParameter(
     description="The device_id the token was issued to.",
 )
 
+# A 401 names the scheme to log in with; a 429 says when to try again.
+WWW_AUTHENTICATE = OpenApiParameter(
+    "WWW-Authenticate",
+    str,
+    OpenApiParameter.HEADER,
+    response=[401],
+    description='`Token` (or `DPoP error="..."` for a key-bound token): the token is '
+    "missing, unknown, expired or revoked, or sent without its device's `X-Device-ID`, or its "
+    "DPoP proof is wrong. Log in again (POST /accounts/api/token/); with `use_dpop_nonce`, "
+    "send a new proof with the `DPoP-Nonce` value instead.",
+)
+
+
+def dpop_nonce(status: int) -> OpenApiParameter:
+    """The nonce a DPoP client must put in its next proof (sent with `use_dpop_nonce`)."""
+    return OpenApiParameter(
+        "DPoP-Nonce",
+        str,
+        OpenApiParameter.HEADER,
+        response=[status],
+        description="With `use_dpop_nonce`: put this value in the `nonce` claim of a new DPoP "
+        "proof and send the request again.",
+    )
+
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before trying again.",
+)
+
 # Largest value of a BigAutoField; a bigger path id would overflow the database driver.
 MAX_PK = 2**63 - 1
 
@@ -93,8 +126,14 @@ class TokenView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_token_create",
         summary="Log in with a password; get a token for this device",
+        description="The app's sign-in screen calls this once. Send a `device_id` the app "
+        "generated at install and keeps (a random string, not a hardware id), the platform "
+        "as `device_type` and a name the user recognises. Store `token` in the platform's "
+        "secure storage (Keychain, Keystore) and send it on every call as `Authorization: "
+        "Token <token>` together with `X-Device-ID: <device_id>`, until `expires_at`. On 401 "
+        "`invalid_credentials`, let the user retry; on 429, wait `Retry-After` seconds.",
         auth=[],
-        parameters=[DPOP_PROOF],
+        parameters=[DPOP_PROOF, RETRY_AFTER, dpop_nonce(400)],
         request=TokenLoginSerializer,
         responses={201: TokenPayloadSerializer, **error_responses(400, 401, 429)},
     )
@@ -132,7 +171,9 @@ class TokenView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_token_revoke",
         summary="Log out: revoke this token",
-        parameters=[DEVICE_ID_HEADER, DPOP_PROOF],
+        description="The app's Log out button: the token stops working at once. Forget the "
+        "stored token whatever the answer (a 401 means it was already dead).",
+        parameters=[DEVICE_ID_HEADER, DPOP_PROOF, WWW_AUTHENTICATE, dpop_nonce(401)],
         request=None,
         responses={204: None, **error_responses(401)},
     )
@@ -147,7 +188,10 @@ class MeView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_me",
         summary="The current user and device",
-        parameters=[DEVICE_ID_HEADER, DPOP_PROOF],
+        description="Check at start-up that the stored token still works and show whose "
+        "account the app is signed in to. On 401, forget the token and show the sign-in "
+        "screen.",
+        parameters=[DEVICE_ID_HEADER, DPOP_PROOF, WWW_AUTHENTICATE, dpop_nonce(401)],
         responses={200: MeSerializer, **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
@@ -160,7 +204,10 @@ class DeviceListView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_devices_list",
         summary="The user's devices",
-        parameters=[DEVICE_ID_HEADER, DPOP_PROOF],
+        description='A "Your devices" screen: every device signed in to the account, newest '
+        "first, revoked ones included; `current` marks this one. Offer to sign out the others "
+        "with DELETE /accounts/api/devices/{id}/.",
+        parameters=[DEVICE_ID_HEADER, DPOP_PROOF, WWW_AUTHENTICATE, dpop_nonce(401)],
         responses={200: DeviceListItemSerializer(many=True), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
@@ -182,7 +229,10 @@ class DeviceDetailView(AccountsAPIView):
     @extend_schema(
         operation_id="accounts_device_revoke",
         summary="Revoke a device and all its tokens",
-        parameters=[DEVICE_ID_HEADER, DPOP_PROOF],
+        description="Sign out a lost or old device from the devices screen: its tokens stop "
+        "working at once. Revoking an already revoked device succeeds too (204). Revoking "
+        "this phone's own device logs the app out.",
+        parameters=[DEVICE_ID_HEADER, DPOP_PROOF, WWW_AUTHENTICATE, dpop_nonce(401)],
         request=None,
         responses={204: None, **error_responses(401, 404)},
     )

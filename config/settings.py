@@ -187,8 +187,19 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "django-qrlogin API",
     "DESCRIPTION": (
-        "Scan with your phone to log in. Errors are always `{detail, code}`; see the README "
-        "for the states and the error table."
+        "Scan with your phone to log in.\n\n"
+        "**A computer** (a desktop or API client) creates a session, shows its QR code and "
+        "pairing code, and polls the session's status until the phone has confirmed; then it "
+        "completes the login and receives its device token.\n\n"
+        "**A phone app** signs in once with a password (`/accounts/api/token/`) and sends "
+        "`Authorization: Token <token>` with `X-Device-ID` on every call. It scans the QR "
+        "(`/qrlogin/api/scan/` with the URL the camera read), shows the user which computer "
+        "asks, and confirms or denies.\n\n"
+        "A session goes `pending` → `scanned` → `confirmed` → `completed`, or ends `denied`, "
+        "`cancelled` or `expired`; each state lasts until its `expires_at`.\n\n"
+        "Every error is JSON `{\"detail\": <a sentence for people>, \"code\": <a code for "
+        "programs>}` (plus `errors` for `invalid`): decide on `code`. On 429 and 503, wait "
+        "`Retry-After` seconds; on 401, sign in again (`WWW-Authenticate` names the scheme)."
     ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -52,6 +52,31 @@ DPOP_PROOF = OpenApiParameter(
     "completion it binds the desktop's new token to that key (`token_type: DPoP`); on the "
     "phone's requests it goes with a key-bound token (`Authorization: DPoP <token>`).",
 )
+# A phone's 401 names how to authenticate: "Token" (the accounts device token) or a session.
+WWW_AUTHENTICATE = OpenApiParameter(
+    "WWW-Authenticate",
+    str,
+    OpenApiParameter.HEADER,
+    response=[401],
+    description="The scheme to authenticate with, e.g. `Token` (a device token) or, for a "
+    'key-bound token, `DPoP error="..."`: log the app in again (or, with '
+    "`use_dpop_nonce`, send a new proof), then retry.",
+)
+
+
+def dpop_nonce(status: int) -> OpenApiParameter:
+    """The nonce a DPoP client must put in its next proof (sent with `use_dpop_nonce`)."""
+    return OpenApiParameter(
+        "DPoP-Nonce",
+        str,
+        OpenApiParameter.HEADER,
+        response=[status],
+        description="With `use_dpop_nonce`: put this value in the `nonce` claim of a new DPoP "
+        "proof and send the request again.",
+    )
+
+
+PHONE_HEADERS = [THROTTLED_RETRY_AFTER, WWW_AUTHENTICATE, dpop_nonce(401)]
 
 
 def errors(*codes: int) -> dict:
@@ -103,6 +128,11 @@ create_session = extend_schema(
     operation_id="qrlogin_session_create",
     parameters=[THROTTLED_RETRY_AFTER],
     summary="PC: create a QR login session",
+    description="A desktop or API client starts a login here. Draw `qr_svg` (or encode "
+    "`qr_url` yourself) and show `user_code` under it for phones that type it. Keep `secret` "
+    "in memory only: it is returned once, and every later call for this session sends it as "
+    "`X-QRLogin-Secret`. The QR is good until `expires_at`; after that, create a new one. "
+    "`next` is where a browser lands after logging in (ignored unless it is on this site).",
     request=serializers.CreateSessionSerializer,
     responses={201: serializers.SessionCreatedSerializer, **errors(400, 429)},
     examples=[
@@ -127,11 +157,13 @@ create_session = extend_schema(
 session_status = extend_schema(
     operation_id="qrlogin_session_status",
     summary="PC: the session's status (long poll with wait)",
-    description="The status at once, or, with `wait`, held until it differs from `since` (or "
-    "the wait runs out, or the session reaches its deadline). A server that cannot hold "
-    "requests answers at once with `X-QRLogin-Poll-After`: ask again after that many seconds. "
-    "Past the limits on waiting polls (per session, per client network, per process) the "
-    "answer is 429 `too_many_waiting` or 503 `unavailable` with `Retry-After`, at once.",
+    description="Poll this while the QR is shown, one request at a time. Send `wait=30` and "
+    "`since=<the status you know>`: the answer comes as soon as the status changes, or after "
+    "about 30 seconds with the same status; then ask again at once. Show `scanned_by."
+    "display_name` when `scanned`; on `confirmed`, call complete; on `denied`, `cancelled` "
+    "or `expired`, stop and offer a new QR. If the answer carries `X-QRLogin-Poll-After`, "
+    "the server could not hold the request: wait that many seconds before the next poll. "
+    "On 429 or 503, wait `Retry-After` seconds, then poll again.",
     parameters=[
         PC_SECRET,
         OpenApiParameter(
@@ -177,6 +209,9 @@ session_status = extend_schema(
 cancel_session = extend_schema(
     operation_id="qrlogin_session_cancel",
     summary="PC: cancel the session",
+    description="Call this when the user closes the QR or picks another way to log in, so a "
+    "phone that scans it later is told the request is over. Allowed until the session is "
+    "completed; 409 or 410 mean it was already over, which you can ignore.",
     parameters=[PC_SECRET],
     responses={200: serializers.StatusOnlySerializer, **errors(403, 404, 409, 410)},
     examples=[example("cancelled", {"status": "cancelled"})],
@@ -186,9 +221,13 @@ cancel_session = extend_schema(
 complete_session = extend_schema(
     operation_id="qrlogin_session_complete",
     summary="PC: complete the login (browser session, or a device token)",
-    description="From `confirmed` only, once. With `device_id`, issues a device token to a "
-    "desktop/API client; without it, logs the requesting browser's Django session in.",
-    parameters=[PC_SECRET, DPOP_PROOF],
+    description="Call this once, as soon as the status is `confirmed`. A desktop or API client "
+    "sends its own `device_id` (and `device_type`, `device_name`) and receives its device "
+    "token: store it like a password and send it as `Authorization: Token <token>` with "
+    "`X-Device-ID`. A browser sends no body and is logged in by the cookie of this answer, "
+    "then goes to `redirect_url`. 409 means it was not confirmed (or already completed); 410, "
+    "that it expired: start again with a new QR.",
+    parameters=[PC_SECRET, DPOP_PROOF, dpop_nonce(400)],
     request=serializers.CompleteSerializer,
     responses={
         200: PolymorphicProxySerializer(
@@ -228,8 +267,14 @@ complete_session = extend_schema(
 
 scan = extend_schema(
     operation_id="qrlogin_scan",
-    parameters=[THROTTLED_RETRY_AFTER, DPOP_PROOF],
+    parameters=[*PHONE_HEADERS, DPOP_PROOF],
     summary="Phone: scan a QR (or type its pairing code)",
+    description="Send the text the camera read from the QR as `qr` (the whole URL), or the "
+    "pairing code the user typed as `code`. The answer describes the computer that asks "
+    "(`pc`): show it, with a warning when `same_network` is false, and ask the user to "
+    "confirm or deny before `expires_at`. Keep `temp_token` for that answer; a second scan of "
+    "the same QR by the same phone gives a new one. Do not retry a pairing code automatically "
+    "(the attempts are limited).",
     request=serializers.ScanSerializer,
     responses={
         200: serializers.ScanResultSerializer,
@@ -265,8 +310,12 @@ scan = extend_schema(
 
 confirm = extend_schema(
     operation_id="qrlogin_confirm",
-    parameters=[THROTTLED_RETRY_AFTER, DPOP_PROOF],
+    parameters=[*PHONE_HEADERS, DPOP_PROOF],
     summary="Phone: confirm the login",
+    description="When the user taps Confirm: send the session and the `temp_token` from the "
+    "scan (and, with number matching, the number the user read on the computer as "
+    "`verification_code`). The computer then logs in; tell the user it is done. A wrong "
+    "number denies the session for good (403 `wrong_verification_code`).",
     request=serializers.ConfirmSerializer,
     responses={
         200: serializers.StatusOnlySerializer,
@@ -285,8 +334,11 @@ confirm = extend_schema(
 
 deny = extend_schema(
     operation_id="qrlogin_deny",
-    parameters=[THROTTLED_RETRY_AFTER, DPOP_PROOF],
+    parameters=[*PHONE_HEADERS, DPOP_PROOF],
     summary="Phone: deny the login",
+    description="When the user taps Deny (or leaves the confirmation screen): send the session "
+    "and the `temp_token` from the scan. The computer is told and shows that the login was "
+    "refused.",
     request=serializers.PhoneDecisionSerializer,
     responses={
         200: serializers.StatusOnlySerializer,
