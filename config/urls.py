@@ -15,4 +15,6 @@ urlpatterns = [
     path("qrlogin/", include("qrlogin.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # /.well-known/ files for the phone apps (universal links, App Links): docs/mobile.md.
+    path("", include("qrlogin.app_links_urls")),
 ]

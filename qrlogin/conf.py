@@ -55,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_FALLBACK_INTERVAL": 2,
     # Absolute base URL for qr_url (e.g. "https://example.com"); None: from the request.
     "SITE_URL": None,
+    # The apps a phone's camera opens the QR's URL in (qrlogin.app_links_urls serves the files):
+    # iOS "<team id>.<bundle id>" strings; Android {"package_name", "sha256_cert_fingerprints"}.
+    "APPLE_APP_IDS": [],
+    "ANDROID_APPS": [],
 }
 
 
