@@ -197,7 +197,7 @@ SPECTACULAR_SETTINGS = {
         "asks, and confirms or denies.\n\n"
         "A session goes `pending` → `scanned` → `confirmed` → `completed`, or ends `denied`, "
         "`cancelled` or `expired`; each state lasts until its `expires_at`.\n\n"
-        "Every error is JSON `{\"detail\": <a sentence for people>, \"code\": <a code for "
+        'Every error is JSON `{"detail": <a sentence for people>, "code": <a code for '
         "programs>}` (plus `errors` for `invalid`): decide on `code`. On 429 and 503, wait "
         "`Retry-After` seconds; on 401, sign in again (`WWW-Authenticate` names the scheme)."
     ),
