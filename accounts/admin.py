@@ -21,6 +21,17 @@ from .models import Device, DeviceToken
 USER_LOOKUP = f"user__{get_user_model().USERNAME_FIELD}"
 
 
+def _with_skipped(done: str, skipped: int) -> str:
+    """ "Revoked 3 devices; 2 were already revoked and were left as they were." """
+    left = ngettext(
+        "%(count)d was already revoked and was left as it was",
+        "%(count)d were already revoked and were left as they were",
+        skipped,
+    ) % {"count": skipped}
+    # Translators: "Revoked 3 devices" and "2 were already revoked ...", in one sentence.
+    return _("%(done)s; %(left)s.") % {"done": done, "left": left}
+
+
 class RevokedFilter(admin.SimpleListFilter):
     title = _("revoked")
     parameter_name = "revoked"
@@ -135,12 +146,13 @@ class DeviceAdmin(admin.ModelAdmin):
         description=_("Revoke selected devices (and all their tokens)"), permissions=["change"]
     )
     def revoke_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
-        count = sum(device.revoke() for device in queryset)
-        self.message_user(
-            request,
-            ngettext("Revoked %d device.", "Revoked %d devices.", count) % count,
-            messages.SUCCESS,
-        )
+        done = [device.revoke() for device in queryset]
+        count, skipped = sum(done), len(done) - sum(done)
+        message = ngettext("Revoked %d device.", "Revoked %d devices.", count) % count
+        if skipped:
+            did = ngettext("Revoked %(count)d device", "Revoked %(count)d devices", count)
+            message = _with_skipped(did % {"count": count}, skipped)
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
 
 
 @admin.register(DeviceToken)
@@ -193,9 +205,10 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke selected tokens"), permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[DeviceToken]) -> None:
-        count = sum(token.revoke() for token in queryset)
-        self.message_user(
-            request,
-            ngettext("Revoked %d token.", "Revoked %d tokens.", count) % count,
-            messages.SUCCESS,
-        )
+        done = [token.revoke() for token in queryset]
+        count, skipped = sum(done), len(done) - sum(done)
+        message = ngettext("Revoked %d token.", "Revoked %d tokens.", count) % count
+        if skipped:
+            did = ngettext("Revoked %(count)d token", "Revoked %(count)d tokens", count)
+            message = _with_skipped(did % {"count": count}, skipped)
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)

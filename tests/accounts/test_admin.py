@@ -107,3 +107,23 @@ def test_revoke_tokens_action(admin_client):
     assert list(DeviceToken.objects.filter(revoked_at__isnull=False)) == [t1]
     t2.refresh_from_db()
     assert t2.revoked_at is None
+
+
+def test_revoke_actions_say_what_they_skipped(admin_client):
+    live, gone, also_gone = DeviceFactory(), DeviceFactory(), DeviceFactory()
+    gone.revoke()
+    also_gone.revoke()
+    body = {"action": "revoke_devices", "_selected_action": [live.pk, gone.pk, also_gone.pk]}
+    html = admin_client.post(device_changelist(), body, follow=True).content.decode()
+    assert "Revoked 1 device; 2 were already revoked and were left as they were." in html
+    again = {"action": "revoke_devices", "_selected_action": [live.pk]}
+    html = admin_client.post(device_changelist(), again, follow=True).content.decode()
+    assert "Revoked 0 devices; 1 was already revoked and was left as it was." in html
+    assert 'class="warning"' in html
+
+    t1, _ = make_device_token()
+    t2, _ = make_device_token()
+    t2.revoke()
+    body = {"action": "revoke_tokens", "_selected_action": [t1.pk, t2.pk]}
+    zh = admin_client.post(token_changelist(), body, follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "已撤销 1 个令牌；1 个已被撤销，未作改动。" in zh.content.decode()  # noqa: RUF001
