@@ -225,8 +225,10 @@ complete_session = extend_schema(
     "sends its own `device_id` (and `device_type`, `device_name`) and receives its device "
     "token: store it like a password and send it as `Authorization: Token <token>` with "
     "`X-Device-ID`. A browser sends no body and is logged in by the cookie of this answer, "
-    "then goes to `redirect_url`. 409 means it was not confirmed (or already completed); 410, "
-    "that it expired: start again with a new QR.",
+    "then goes to `redirect_url`. 409 `invalid_state` means it was not confirmed (or already "
+    "completed); 409 `device_conflict`, that the `device_id` names another live device: "
+    "complete again with a new one. 410: it expired; start again with a new QR. A desktop "
+    "holding a key sends a `DPoP` proof to get a token bound to it (`token_type: DPoP`).",
     parameters=[PC_SECRET, DPOP_PROOF, dpop_nonce(400)],
     request=serializers.CompleteSerializer,
     responses={
