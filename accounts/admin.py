@@ -85,11 +85,11 @@ class DeviceTokenInline(admin.TabularInline):
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
+    # No device_type column: the name says it ("Pixel (Android)") and the filter picks it.
     list_display = [
         "__str__",
         "user",
         "device_id",
-        "device_type",
         "created_at",
         "last_seen_at",
         "is_live",
@@ -164,10 +164,9 @@ class DeviceTokenAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
         "last_used_at",
-        "revoked_at",
         "is_live",
         "key_bound",
-    ]
+    ]  # revoked_at on the detail page ("active" and the state filter say revoked): 1,400 px
     list_filter = [TokenStateFilter, RevokedFilter, "created_at", "device__device_type"]
     search_fields = ["prefix", "device__device_id", "device__name", f"device__{USER_LOOKUP}"]
     list_select_related = ["device", "device__user"]
