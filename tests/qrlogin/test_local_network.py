@@ -89,7 +89,8 @@ class TestServerAddresses:
         assert local_network.server_addresses() == (ipaddress.ip_address(LAN),)
         assert local_network.lan_ipv4() == LAN
 
-    @pytest.mark.parametrize("source", [None, "127.0.0.1", "0.0.0.0", "169.254.3.4"])
+    # 0.0.0.0 here is a route lookup's answer, not an address anything binds to.
+    @pytest.mark.parametrize("source", [None, "127.0.0.1", "0.0.0.0", "169.254.3.4"])  # noqa: S104
     def test_no_usable_route_means_no_lan_address(self, monkeypatch, source):
         monkeypatch.setattr(local_network.socket, "socket", FakeSocket(source))
         assert local_network.server_addresses() == ()
