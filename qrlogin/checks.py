@@ -54,6 +54,7 @@ def check_settings(app_configs: Any, **kwargs: Any) -> list:
                     id="qrlogin.E004",
                 )
             )
+    errors.extend(_app_link_problems())
     issuer = qrlogin_settings.TOKEN_ISSUER
     if issuer and (problem := _import_problem(issuer, callable_=True)):
         errors.append(
@@ -146,3 +147,36 @@ def check_throttles_and_proxies(app_configs: Any, **kwargs: Any) -> list:
                 )
             )
     return errors
+
+
+def _app_link_problems() -> list:
+    """APPLE_APP_IDS: a list of "TEAMID.bundle.id"; ANDROID_APPS: a list of
+    {"package_name": str, "sha256_cert_fingerprints": [str, ...]} (else assetlinks.json fails)."""
+    problems = []
+    apple = qrlogin_settings.APPLE_APP_IDS
+    if not isinstance(apple, list | tuple) or not all(isinstance(a, str) and a for a in apple):
+        problems.append(
+            Error('QRLOGIN["APPLE_APP_IDS"] must be a list of app ids.', id="qrlogin.E009")
+        )
+    android = qrlogin_settings.ANDROID_APPS
+
+    def well_formed(app: Any) -> bool:
+        if not isinstance(app, dict):
+            return False
+        prints = app.get("sha256_cert_fingerprints")
+        return (
+            isinstance(app.get("package_name"), str)
+            and isinstance(prints, list | tuple)
+            and bool(prints)
+            and all(isinstance(p, str) for p in prints)
+        )
+
+    if not isinstance(android, list | tuple) or not all(well_formed(a) for a in android):
+        problems.append(
+            Error(
+                'QRLOGIN["ANDROID_APPS"] must be a list of {"package_name": ..., '
+                '"sha256_cert_fingerprints": [...]}.',
+                id="qrlogin.E009",
+            )
+        )
+    return problems

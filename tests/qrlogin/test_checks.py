@@ -52,3 +52,18 @@ def test_a_mobile_authentication_class_that_cannot_be_imported_is_reported():
 def test_the_default_issuer_and_authentication_pass():
     ids = {m.id for m in run_checks()}
     assert not ids & {"qrlogin.E004", "qrlogin.E007"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"ANDROID_APPS": [{"package_name": "com.example"}]},
+        {"ANDROID_APPS": ["com.example"]},
+        {"ANDROID_APPS": [{"package_name": "x", "sha256_cert_fingerprints": "AB:CD"}]},
+        {"APPLE_APP_IDS": "TEAM.com.example"},
+        {"APPLE_APP_IDS": [""]},
+    ],
+)
+def test_app_link_settings_of_the_wrong_shape_are_reported(bad):
+    with override_settings(QRLOGIN=bad):
+        assert "qrlogin.E009" in {m.id for m in run_checks()}
