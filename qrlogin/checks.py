@@ -65,6 +65,16 @@ def check_settings(app_configs: Any, **kwargs: Any) -> list:
                 id="qrlogin.E007",
             )
         )
+    for key in ("DISPLAY_NAME", "AVATAR_URL"):
+        hook = getattr(qrlogin_settings, key)
+        if (key == "DISPLAY_NAME" or hook) and (problem := _import_problem(hook, callable_=True)):
+            errors.append(
+                Error(
+                    f"Cannot use QRLOGIN[{key!r}] = {hook!r}: {problem}",
+                    hint="A dotted path to a function(user) -> str.",
+                    id="qrlogin.E010",
+                )
+            )
     return errors
 
 

@@ -53,6 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_BACKEND": "auto",
     # While Redis is unreachable, parked polls re-read the database this often (seconds).
     "NOTIFY_FALLBACK_INTERVAL": 2,
+    # Who the PC says scanned: dotted paths to function(user) -> str (the avatar's may return
+    # None). Shown to whoever displays the QR, before the confirm: see qrlogin.display.
+    "DISPLAY_NAME": "qrlogin.display.masked_username",
+    "AVATAR_URL": None,
     # Absolute base URL for qr_url (e.g. "https://example.com"); None: from the request.
     "SITE_URL": None,
     # The apps a phone's camera opens the QR's URL in (qrlogin.app_links_urls serves the files):

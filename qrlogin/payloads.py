@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from .client_info import client_ip, describe_user_agent, same_network
 from .conf import qrlogin_settings
+from .display import scanned_by
 from .models import QRLoginSession, StartedSession, Status
 from .qr import qr_svg
 from .tokens import format_user_code
@@ -21,6 +22,13 @@ from .tokens import format_user_code
 def qr_url(request: HttpRequest, public_id: str) -> str:
     """The URL in the QR: the phone page, on ``SITE_URL`` when set (the host behind a proxy)."""
     path = reverse("qrlogin:phone", args=[public_id])
+    base = qrlogin_settings.SITE_URL
+    return f"{base.rstrip('/')}{path}" if base else request.build_absolute_uri(path)
+
+
+def code_page_url(request: HttpRequest) -> str:
+    """Where a phone types the pairing code, absolute like ``qr_url`` (shown under the code)."""
+    path = reverse("qrlogin:code")
     base = qrlogin_settings.SITE_URL
     return f"{base.rstrip('/')}{path}" if base else request.build_absolute_uri(path)
 
@@ -63,7 +71,7 @@ def status_payload(session: QRLoginSession) -> dict[str, Any]:
         "expires_at": session.expires_at,
     }
     if session.user_id and session.status in (Status.SCANNED, Status.CONFIRMED, Status.COMPLETED):
-        data["scanned_by"] = {"display_name": mask_name(session.user.get_username())}
+        data["scanned_by"] = scanned_by(session.user)
     if session.status == Status.SCANNED and session.verification_code:
         data["verification_code"] = session.verification_code
     return data

@@ -90,7 +90,13 @@ class SessionCreatedSerializer(serializers.Serializer):
 
 
 class ScannedBySerializer(serializers.Serializer):
-    display_name = serializers.CharField(help_text="The phone user's masked name, e.g. d***o.")
+    display_name = serializers.CharField(
+        help_text="The phone user's name as the site shows it (QRLOGIN DISPLAY_NAME); by "
+        "default masked, e.g. d***o."
+    )
+    avatar_url = serializers.CharField(
+        required=False, help_text="The user's picture, when the site sets QRLOGIN AVATAR_URL."
+    )
 
 
 class SessionStatusSerializer(serializers.Serializer):

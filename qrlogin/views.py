@@ -7,12 +7,14 @@ GET of the phone page changes nothing: link previews and prefetchers must not sc
 import math
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_deny
@@ -24,7 +26,7 @@ from .actors import phone_actor
 from .errors import error_body
 from .exceptions import SessionNotFound, TransitionError
 from .models import QRLoginSession, Status
-from .payloads import created_payload, pc_payload
+from .payloads import code_page_url, created_payload, pc_payload
 
 
 def protected_page(view: Any) -> Any:
@@ -96,7 +98,21 @@ def new_qr_for_browser(request: HttpRequest, next_url: str = "") -> dict:
     proof.remember_secret(request, started.session, started.secret)
     payload = created_payload(request, started)
     payload.update(client_urls(started.session.public_id))
+    payload.update(page_extras(request, started.session))
     return payload
+
+
+def page_extras(request: HttpRequest, session: QRLoginSession) -> dict:
+    """What the page shows beside the QR: the site to open, where to type the code, and the
+    seconds left (counted from the server's clock, so a PC whose clock is off still counts
+    down right)."""
+    code_url = code_page_url(request)
+    return {
+        "site": urlsplit(code_url).netloc,
+        "code_url": code_url,
+        "code_url_text": code_url.removeprefix("https://"),
+        "expires_in": max(0, math.ceil((session.expires_at - timezone.now()).total_seconds())),
+    }
 
 
 def client_urls(public_id: str) -> dict:

@@ -173,7 +173,7 @@ def test_widget_in_chinese(rf):
     assert 'data-text-pending="请使用手机扫码"' in html
     assert ">请使用手机扫码</p>" in html
     assert 'data-text-denied="已在手机上拒绝"' in html
-    assert ">刷新二维码</button>" in html
+    assert ">获取新的二维码</button>" in html
 
 
 @pytest.mark.django_db

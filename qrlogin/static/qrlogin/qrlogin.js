@@ -5,6 +5,11 @@
  * sees the PC secret. The status endpoint holds a request until something changes (long poll)
  * where the server can afford it (ASGI); a server that cannot (WSGI) answers at once with
  * X-QRLogin-Poll-After, and the client waits that long before asking again. No setting.
+ *
+ * What shows is CSS on the box's data-status; this script sets it, the sentence in the live
+ * region, the countdown, the number and the avatar. An expired code is renewed silently up to
+ * MAX_RENEWALS times in a row (a page left open must not make codes forever), then the box
+ * shows "stopped": one button, no dead code.
  */
 (function () {
   "use strict";
@@ -26,15 +31,24 @@
     this.generation = 0;
     this.stateEl = root.querySelector("[data-qrlogin-state]");
     this.verifyEl = root.querySelector("[data-qrlogin-verify]");
+    this.numberEl = root.querySelector("[data-qrlogin-number]");
+    this.avatarEl = root.querySelector("[data-qrlogin-avatar]");
     this.svgEl = root.querySelector("[data-qrlogin-svg]");
     this.codeEl = root.querySelector("[data-qrlogin-user-code]");
+    this.countdownEl = root.querySelector("[data-qrlogin-countdown]");
     this.renewButton = root.querySelector("[data-qrlogin-renew]");
+    this.cancelButton = root.querySelector("[data-qrlogin-cancel]");
     var self = this;
     this.renewButton.addEventListener("click", function () {
       self.renewals = 0;
       self.renew(false);
     });
+    if (this.cancelButton) {
+      this.cancelButton.addEventListener("click", function () { self.startOver(); });
+    }
+    this.setDeadline(parseFloat(root.dataset.expiresIn));
     this.show({ status: this.status });
+    this.timer = setInterval(function () { self.tick(); }, 1000);
     this.poll(this.generation);
   }
 
@@ -48,17 +62,51 @@
   QRLogin.prototype.show = function (data) {
     var status = data.status;
     this.root.dataset.status = status;
-    var name = data.scanned_by ? data.scanned_by.display_name : "";
-    this.stateEl.textContent = this.text(status, { name: name });
+    var who = data.scanned_by || {};
+    var text = this.text(status, { name: who.display_name || "" });
+    this.verifyEl.hidden = !data.verification_code;
     if (data.verification_code) {
-      this.verifyEl.hidden = false;
-      this.verifyEl.textContent = data.verification_code;
-      this.stateEl.textContent += " — " + this.text("verify", { code: data.verification_code });
-    } else {
-      this.verifyEl.hidden = true;
+      this.numberEl.textContent = data.verification_code;
+      text += " — " + this.text("verify", { code: data.verification_code });
     }
-    this.svgEl.classList.toggle("is-dim", status !== "pending");
-    this.renewButton.hidden = !(status === "denied" || status === "cancelled");
+    this.stateEl.textContent = text;
+    if (who.display_name && this.avatarEl) this.showAvatar(who);
+    this.tick();
+  };
+
+  QRLogin.prototype.showAvatar = function (who) {
+    // The site's picture when its AVATAR_URL hook gives one, else the name's first letter.
+    this.avatarEl.textContent = "";
+    if (who.avatar_url) {
+      var img = document.createElement("img");
+      img.src = who.avatar_url;
+      img.alt = "";
+      this.avatarEl.appendChild(img);
+    } else {
+      this.avatarEl.textContent = who.display_name.charAt(0).toUpperCase();
+    }
+  };
+
+  // Seconds left as the server counted them: the PC's own clock may be off.
+  QRLogin.prototype.setDeadline = function (seconds) {
+    this.deadline = isNaN(seconds) ? null : Date.now() + seconds * 1000;
+  };
+
+  QRLogin.prototype.tick = function () {
+    if (!this.countdownEl) return;
+    if (this.status !== "pending" || this.deadline === null) {
+      this.countdownEl.textContent = "";
+      return;
+    }
+    var left = Math.max(0, Math.ceil((this.deadline - Date.now()) / 1000));
+    var clock = Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2);
+    this.countdownEl.textContent = this.text("countdown", { time: clock });
+    if (left === 0) {
+      this.deadline = null;
+      this.status = "expired";
+      this.show({ status: "expired" });
+      this.renew(true);
+    }
   };
 
   QRLogin.prototype.request = function (method, url, body) {
@@ -100,7 +148,7 @@
       self.show(result.data);
       if (self.status === "confirmed") return self.complete(generation);
       if (self.status === "expired") return self.renew(true);
-      if (TERMINAL[self.status]) return;
+      if (TERMINAL[self.status]) return self.focusRenew();
       // A server that cannot hold requests says when to ask again; otherwise ask at once.
       var delay = changed ? 0 : result.pollAfter * 1000;
       if (!changed && !delay && Date.now() - started < 500) delay = SHORT_POLL_MS;
@@ -135,18 +183,35 @@
     });
   };
 
+  // "Not you? Start over": this session is cancelled (the phone sees it end) and a new code
+  // shown. The generation moves first, so a confirm racing the click is never completed.
+  QRLogin.prototype.startOver = function () {
+    var self = this;
+    this.generation += 1;
+    var next = function () { self.renewals = 0; self.renew(false); };
+    this.request("DELETE", this.statusUrl).then(next, next);
+  };
+
+  QRLogin.prototype.focusRenew = function () {
+    if (this.root.contains(document.activeElement) || document.activeElement === document.body) {
+      this.renewButton.focus();
+    }
+  };
+
   QRLogin.prototype.renew = function (automatic) {
     var self = this;
     if (automatic && this.renewals >= MAX_RENEWALS) {
-      this.stateEl.textContent = this.text("stopped");
-      this.svgEl.classList.add("is-dim");
-      this.renewButton.hidden = false;
+      this.generation += 1;
+      this.status = "stopped";
+      this.show({ status: "stopped" });
+      this.focusRenew();
       return;
     }
     this.renewals += 1;
     this.generation += 1;
     var generation = this.generation;
     this.request("POST", this.renewUrl, {}).then(function (result) {
+      if (generation !== self.generation) return;
       if (!result.ok) return self.retry(generation);
       var data = result.data;
       self.statusUrl = data.status_url;
@@ -154,8 +219,10 @@
       self.status = data.status;
       self.svgEl.innerHTML = data.qr_svg;
       self.codeEl.textContent = data.user_code;
+      self.setDeadline(data.expires_in);
       self.show(data);
       if (automatic) self.stateEl.textContent = self.text("expired");
+      if (!automatic) self.stateEl.focus(); // the pressed button is gone: keep the keyboard here
       self.poll(generation);
     }, function () {
       self.retry(generation);
