@@ -2,7 +2,6 @@
 ``{{ when|qrlogin_ago }}``: "just now", "2 minutes ago"."""
 
 from datetime import datetime
-
 from urllib.parse import urlencode
 
 from django import template

@@ -96,3 +96,22 @@ def session_id_of(qr_text: str, base_url: str) -> str:
     match = re.fullmatch(re.escape(base_url) + QR_URL_RE, qr_text)
     assert match, f"the QR does not hold {base_url}/qrlogin/s/<id>/: {qr_text!r}"
     return match["id"]
+
+
+SCREENSHOTS_ENV = "QRLOGIN_SCREENSHOTS"
+_screenshot_dirs: set[Path] = set()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """A folder a person opens to look at the pages the tests saw: ``$QRLOGIN_SCREENSHOTS``,
+    else ``tests/e2e/screenshots/`` (ignored by git). Its path is printed at the end of the run."""
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or Path(__file__).parent / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    _screenshot_dirs.add(folder.resolve())
+    return folder
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for folder in sorted(_screenshot_dirs):
+        terminalreporter.write_line(f"screenshots of the pages: {folder}")

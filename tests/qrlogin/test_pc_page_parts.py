@@ -60,7 +60,7 @@ def test_the_page_says_where_to_type_the_code_and_how_long_is_left(settings):
     assert "at login.example.com/qrlogin/code/" in html
     assert "Open <strong>login.example.com</strong> on your phone" in html
     assert 'data-expires-in="90"' in html
-    assert 'data-qrlogin-cancel' in html and "Not you? Start over" in html
+    assert "data-qrlogin-cancel" in html and "Not you? Start over" in html
 
 
 def test_on_plain_http_the_scheme_stays_in_the_code_url():

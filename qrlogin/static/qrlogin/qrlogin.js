@@ -64,12 +64,16 @@
     this.root.dataset.status = status;
     var who = data.scanned_by || {};
     var text = this.text(status, { name: who.display_name || "" });
+    this.stateEl.textContent = text;
     this.verifyEl.hidden = !data.verification_code;
     if (data.verification_code) {
+      // Shown large beside; said in the live region too, for a screen reader.
       this.numberEl.textContent = data.verification_code;
-      text += " — " + this.text("verify", { code: data.verification_code });
+      var spoken = document.createElement("span");
+      spoken.className = "qrlogin-sr";
+      spoken.textContent = " — " + this.text("verify", { code: data.verification_code });
+      this.stateEl.appendChild(spoken);
     }
-    this.stateEl.textContent = text;
     if (who.display_name && this.avatarEl) this.showAvatar(who);
     this.tick();
   };
