@@ -279,3 +279,18 @@ def test_dpop_cli_keeps_its_key_in_a_file(live_server, user, tmp_path, monkeypat
     assert "token type DPoP" in out
     assert "a DPoP token for device" in out
     assert key_file.exists() and (tmp_path / "desktop.pem.phone").exists()
+
+
+def test_the_phone_demo_asks_for_a_number_only_when_the_scan_says_so():
+    """Issue 12, row 12: no number prompt without number matching; with it, until one is typed."""
+    asked: list[str] = []
+
+    def never(prompt: str) -> str:
+        asked.append(prompt)
+        return "99"
+
+    assert client.ask_number({"verification": "none"}, never) is None
+    assert client.ask_number({}, never) is None
+    assert asked == []
+    answers = iter(["", " 42 "])
+    assert client.ask_number({"verification": "number"}, lambda _prompt: next(answers)) == "42"

@@ -585,8 +585,17 @@ def _demo_phone(
     if input("Confirm? [y/N] ").strip().lower() != "y":
         print(phone.deny(scan["session"], scan["temp_token"]))
         return
-    number = input("The number shown on the computer (Enter if none): ").strip() or None
-    print(phone.confirm(scan["session"], scan["temp_token"], number))
+    print(phone.confirm(scan["session"], scan["temp_token"], ask_number(scan)))
+
+
+def ask_number(scan: dict, ask: Callable[[str], str] = input) -> str | None:
+    """The number the computer shows, asked only when the scan answer says number matching is
+    on (``"verification": "number"``); otherwise the confirm carries none."""
+    if scan.get("verification") != "number":
+        return None
+    while not (number := ask("The number shown on the computer: ").strip()):
+        pass
+    return number
 
 
 def main(argv: list[str] | None = None) -> None:

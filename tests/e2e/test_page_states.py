@@ -77,6 +77,16 @@ def test_pending_counts_down(pc_page, shoot, live_server):
     shoot(pc_page, "pc-1-pending")
 
 
+@pytest.mark.parametrize("edge", [320, 1920])
+def test_the_page_fits_from_320_to_1920_px(new_context, live_server, screenshots, edge):
+    page = new_context(viewport={"width": edge, "height": 900}).new_page()
+    page.goto(f"{live_server.url}/qrlogin/")
+    expect(page.locator("[data-qrlogin-countdown]")).to_have_text(COUNTDOWN)
+    assert page.evaluate("document.documentElement.scrollWidth") <= edge, "scrolls sideways"
+    read_qr(page)
+    page.screenshot(path=screenshots / f"pc-1-pending-{edge}.png", full_page=True)
+
+
 def test_pending_in_the_dark(new_context, live_server, screenshots, width):
     page = new_context(viewport=WIDTHS[width], color_scheme="dark").new_page()
     page.goto(f"{live_server.url}/qrlogin/")
