@@ -157,6 +157,10 @@ def test_confirmed_then_logged_in(pc_page, app, shoot, live_server):
     expect(state_of(pc_page)).to_have_text("Logging you in…")
     expect(pc_page.get_by_role("button", name="Not you? Start over")).to_be_hidden()
     shoot(pc_page, "pc-4-confirmed")
+    avatar = pc_page.locator("[data-qrlogin-avatar]")
+    assert avatar.evaluate("e => getComputedStyle(e).animationName") == "qrlogin-pulse"
+    pc_page.emulate_media(reduced_motion="reduce")
+    assert avatar.evaluate("e => getComputedStyle(e).animationName") == "none"
     held[0].continue_()
     pc_page.wait_for_url(f"{live_server.url}/")
 
