@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (full-width punctuation is correct Chinese)
 """Every state of the PC page and every end of the phone page, in a real Chromium, at a phone's
 width (390 px) and a laptop's (1,280 px), each saved as a screenshot for a person to look at
 (the folder is printed at the end of the run; see the ``screenshots`` fixture).
@@ -85,6 +86,17 @@ def test_the_page_fits_from_320_to_1920_px(new_context, live_server, screenshots
     assert page.evaluate("document.documentElement.scrollWidth") <= edge, "scrolls sideways"
     read_qr(page)
     page.screenshot(path=screenshots / f"pc-1-pending-{edge}.png", full_page=True)
+
+
+def test_scanned_in_chinese(new_context, live_server, app, screenshots, width):
+    page = new_context(viewport=WIDTHS[width], locale="zh-CN").new_page()
+    page.goto(f"{live_server.url}/qrlogin/")
+    expect(page.locator("[data-qrlogin-countdown]")).to_have_text(re.compile(r"^\d+:\d\d 后过期$"))
+    page.screenshot(path=screenshots / f"pc-1-pending-zh-{width}.png", full_page=True)
+    scan(app, page)
+    expect(state_of(page)).to_have_text(f"{mask_name('dario')} 已扫码，请在手机上确认")
+    expect(page.get_by_role("button", name="不是你？重新开始")).to_be_visible()
+    page.screenshot(path=screenshots / f"pc-2-scanned-zh-{width}.png", full_page=True)
 
 
 def test_pending_in_the_dark(new_context, live_server, screenshots, width):
