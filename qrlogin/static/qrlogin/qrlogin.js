@@ -61,8 +61,13 @@
 
   QRLogin.prototype.show = function (data) {
     var status = data.status;
-    this.root.dataset.status = status;
     var who = data.scanned_by || {};
+    // An answer that changes nothing leaves the sentence alone: a live region rewritten with
+    // the same words is read out again, and "Expired: here is a new code" must stay.
+    var seen = [status, who.display_name, who.avatar_url, data.verification_code].join("|");
+    if (seen === this.seen) return this.tick();
+    this.seen = seen;
+    this.root.dataset.status = status;
     var text = this.text(status, { name: who.display_name || "" });
     this.stateEl.textContent = text;
     this.verifyEl.hidden = !data.verification_code;
@@ -165,6 +170,7 @@
   QRLogin.prototype.retry = function (generation) {
     var self = this;
     this.failures += 1;
+    this.seen = null; // the next answer replaces the error sentence
     this.stateEl.textContent = this.text("error");
     var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(this.failures, 5)));
     setTimeout(function () { self.poll(generation); }, delay);
