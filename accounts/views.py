@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from qrlogin.errors import exception_handler
 from qrlogin.parsers import PARSER_CLASSES, ParseErrorsMixin
+from qrlogin.schema import dpop_nonce
 
 from . import dpop
 from .authentication import DeviceTokenAuthentication, user_is_active
@@ -54,18 +55,6 @@ WWW_AUTHENTICATE = OpenApiParameter(
     "DPoP proof is wrong. Log in again (POST /accounts/api/token/); with `use_dpop_nonce`, "
     "send a new proof with the `DPoP-Nonce` value instead.",
 )
-
-
-def dpop_nonce(status: int) -> OpenApiParameter:
-    """The nonce a DPoP client must put in its next proof (sent with `use_dpop_nonce`)."""
-    return OpenApiParameter(
-        "DPoP-Nonce",
-        str,
-        OpenApiParameter.HEADER,
-        response=[status],
-        description="With `use_dpop_nonce`: put this value in the `nonce` claim of a new DPoP "
-        "proof and send the request again.",
-    )
 
 
 RETRY_AFTER = OpenApiParameter(

@@ -25,6 +25,7 @@ class ASGIRequest:
         *,
         method: str = "GET",
         client: tuple[str, int] = ("127.0.0.1", 5000),
+        body: bytes = b"",
     ) -> None:
         path, _, query = path.partition("?")
         self.scope = {
@@ -39,19 +40,24 @@ class ASGIRequest:
             "query_string": query.encode(),
             "headers": [
                 (k.lower().encode(), v.encode())
-                for k, v in {"Host": "testserver", **(headers or {})}.items()
+                for k, v in {
+                    "Host": "testserver",
+                    **({"Content-Length": str(len(body))} if body else {}),
+                    **(headers or {}),
+                }.items()
             ],
             "client": client,
             "server": ("testserver", 80),
         }
+        self.request_body = body
         self.disconnect = asyncio.Event()
         self.body_sent = False
         self.messages: list[dict] = []
 
     async def receive(self) -> dict:
-        if not self.body_sent:  # the (empty) request body first, as a server sends it
+        if not self.body_sent:  # the request body first, as a server sends it
             self.body_sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": self.request_body, "more_body": False}
         await self.disconnect.wait()
         return {"type": "http.disconnect"}
 

@@ -7,7 +7,6 @@ refused clients. The measure is PostgreSQL's own count of sessions opened on the
 (``pg_stat_database.sessions``), over requests of every kind driven through the ASGI app.
 """
 
-import asyncio
 import json
 import os
 import subprocess
@@ -19,6 +18,8 @@ import psycopg
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
+
+from tests.asgi import ASGIRequest
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = "postgres://postgres@127.0.0.1:5432/wt_demo"
@@ -76,44 +77,8 @@ def test_pool_size_and_opt_outs():
 async def asgi_request(method: str, path: str, headers: dict[str, str], body: bytes = b""):
     from config.asgi import application
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (k.lower().encode(), v.encode())
-            for k, v in {"Host": "testserver", "Content-Length": str(len(body)), **headers}.items()
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-    messages: list[dict] = []
-    answered = asyncio.Event()  # the client hangs up only once the answer is complete
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await answered.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        messages.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            answered.set()
-
-    await application(scope, receive, send)
-    status = messages[0]["status"]
-    content = b"".join(m.get("body", b"") for m in messages[1:])
-    return status, content
+    request = await ASGIRequest(path, headers, method=method, body=body).run(application)
+    return request.status, request.body
 
 
 def sessions_opened(dbname: str) -> int:
