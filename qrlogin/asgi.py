@@ -339,17 +339,15 @@ class StatusRequest:
                 left = min(give_up - loop.time(), to_deadline)
                 if left <= 0:
                     break
-                woken = asyncio.ensure_future(listener.wait(left))
-                await asyncio.wait({woken, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+                woken = await listener.wait(left, hang_up)
                 if hang_up.done():
-                    woken.cancel()
                     return None
-                if not (woken.result() or listener.degraded or deadline_first):
+                if not (woken or listener.degraded or deadline_first):
                     break
                 listener.close()
                 listener = notifier.listen(self.public_id)  # before the read, as above
                 fresh = None
-                if woken.result() and not deadline_first:
+                if woken and not deadline_first:
                     fresh = await self._from_snapshot(changed_from=since)
                 if fresh is None:
                     try:

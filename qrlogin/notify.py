@@ -208,15 +208,13 @@ class Listener:
         """No push right now (Redis unreachable): waiters must re-read on their own."""
         return not self.backend.healthy
 
-    async def wait(self, timeout: float) -> bool:
-        limit = (
-            min(timeout, qrlogin_settings.NOTIFY_FALLBACK_INTERVAL) if self.degraded else timeout
-        )
-        try:
-            await asyncio.wait_for(asyncio.shield(self.future), limit)
-            return True
-        except TimeoutError:
-            return False
+    async def wait(self, timeout: float, hang_up: asyncio.Future) -> bool:
+        """True once woken; False when ``timeout`` (shortened while degraded) passes or
+        ``hang_up`` is done. No task of its own: a parked poll is cheap to hold."""
+        if self.degraded:
+            timeout = min(timeout, qrlogin_settings.NOTIFY_FALLBACK_INTERVAL)
+        await asyncio.wait((self.future, hang_up), timeout=timeout, return_when="FIRST_COMPLETED")
+        return self.future.done()
 
     def close(self) -> None:
         self.waiters.discard(self.session_id, self._wake)
