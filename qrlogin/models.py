@@ -7,13 +7,14 @@ of any number of racing callers match, on every backend, without holding a lock 
 caller thinks. The loser re-reads the row and gets the reason (409 or 410).
 """
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -120,16 +121,11 @@ class QRLoginSessionManager(models.Manager.from_queryset(QRLoginSessionQuerySet)
     ) -> StartedSession:
         """Create a pending session; return it with its PC secret and pairing code."""
         now = timezone.now()
-        user_code = tokens.new_user_code()
-        # Two live sessions must never share a pairing code: a phone typing it would reach
-        # the wrong computer. 40 bits make a clash rare; this makes it impossible.
-        while self.live(now).filter(user_code_digest=tokens.user_code_digest(user_code)).exists():
-            user_code = tokens.new_user_code()
         secret = tokens.new_secret()
-        session = self.create(
+        session, user_code = self._create_with_a_free_code(
+            now,
             public_id=tokens.new_session_id(),
             secret_digest=tokens.digest(secret),
-            user_code_digest=tokens.user_code_digest(user_code),
             created_at=now,
             expires_at=now + timedelta(seconds=qrlogin_settings.QR_TTL),
             next_url=next_url,
@@ -140,13 +136,50 @@ class QRLoginSessionManager(models.Manager.from_queryset(QRLoginSessionQuerySet)
         transaction.on_commit(lambda: snapshot.write(session), robust=True)
         return StartedSession(session=session, secret=secret, user_code=user_code)
 
+    def _create_with_a_free_code(
+        self, now: datetime, **fields: Any
+    ) -> tuple["QRLoginSession", str]:
+        """Insert the session with a pairing code no other live session shows.
+
+        Two live sessions must never share a code: a phone typing it would reach the wrong
+        computer. The database refuses a duplicate among live rows (the partial unique
+        constraint ``qrlogin_live_user_code``), so a create is one INSERT; a clash (40 bits:
+        about one create in a million with a million sessions live) draws another code.
+        A backend without partial unique indexes (MySQL) is asked first instead.
+        """
+        asks_first = not connections[self.db].features.supports_partial_indexes
+        for _draw in range(USER_CODE_DRAWS):
+            user_code = tokens.new_user_code()
+            code_digest = tokens.user_code_digest(user_code)
+            if asks_first:
+                if self.live(now).filter(user_code_digest=code_digest).exists():
+                    continue
+                return self.create(user_code_digest=code_digest, **fields), user_code
+            try:
+                with _recoverable(self.db):
+                    return self.create(user_code_digest=code_digest, **fields), user_code
+            except IntegrityError:
+                continue
+        raise IntegrityError(f"No free pairing code after {USER_CODE_DRAWS} draws.")
+
+
+USER_CODE_DRAWS = 8
+
+
+def _recoverable(using: str) -> Any:
+    """A savepoint inside the caller's transaction, where a failed INSERT would break it;
+    nothing in autocommit, where it does not (and BEGIN/COMMIT would cost two round trips)."""
+    if transaction.get_connection(using).in_atomic_block:
+        return transaction.atomic(using=using)
+    return contextlib.nullcontext()
+
 
 class QRLoginSession(models.Model):
     """One QR shown on one PC, from creation to its terminal state."""
 
     public_id = models.CharField(_("id"), max_length=64, unique=True, editable=False)
     secret_digest = models.CharField(max_length=64, editable=False)
-    user_code_digest = models.CharField(max_length=64, db_index=True, editable=False)
+    user_code_digest = models.CharField(max_length=64, editable=False)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -185,6 +218,14 @@ class QRLoginSession(models.Model):
         verbose_name_plural = _("QR login sessions")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "expires_at"])]
+        constraints = [
+            # Also the index of the pairing-code lookup (it asks for live rows only).
+            models.UniqueConstraint(
+                fields=["user_code_digest"],
+                condition=models.Q(status__in=sorted(LIVE_STATES)),
+                name="qrlogin_live_user_code",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id[:8]}… ({self.status})"
