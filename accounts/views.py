@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from qrlogin.errors import exception_handler
 from qrlogin.parsers import PARSER_CLASSES, ParseErrorsMixin
+from qrlogin.ratelimit import ThrottlesCountedTogether
 from qrlogin.schema import dpop_nonce
 
 from . import dpop
@@ -69,11 +70,12 @@ RETRY_AFTER = OpenApiParameter(
 MAX_PK = 2**63 - 1
 
 
-class AccountsAPIView(ParseErrorsMixin, APIView):
+class AccountsAPIView(ParseErrorsMixin, ThrottlesCountedTogether, APIView):
     """Base of the app's views: its own policies, independent of the host's DRF defaults.
 
     Errors use :func:`qrlogin.errors.exception_handler`; responses are JSON and never
-    cached (they carry tokens or personal data).
+    cached (they carry tokens or personal data); a request is counted in all of its throttle
+    scopes or in none.
     """
 
     authentication_classes = [DeviceTokenAuthentication]

@@ -26,6 +26,7 @@ from .models import QRLoginSession
 from .parsers import PARSER_CLASSES, ParseErrorsMixin
 from .payloads import created_payload, safe_next, scan_payload, status_payload
 from .polling import POLL_AFTER_HEADER, SHORT_POLL_SECONDS, parse_status_query
+from .ratelimit import ThrottlesCountedTogether
 
 
 class QRLoginJSONRenderer(JSONRenderer):
@@ -34,8 +35,9 @@ class QRLoginJSONRenderer(JSONRenderer):
     encoder_class = DjangoJSONEncoder
 
 
-class QRLoginAPIView(ParseErrorsMixin, APIView):
-    """Base view: our error shape, and no caching of anything we answer."""
+class QRLoginAPIView(ParseErrorsMixin, ThrottlesCountedTogether, APIView):
+    """Base view: our error shape, no caching of anything we answer, and a request counted in
+    all of its throttle scopes or in none."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []

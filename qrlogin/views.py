@@ -27,6 +27,7 @@ from .errors import error_body
 from .exceptions import SessionNotFound, TransitionError
 from .models import QRLoginSession, Status
 from .payloads import code_page_url, created_payload, pc_payload
+from .ratelimit import longest_wait, refusing
 
 
 def protected_page(view: Any) -> Any:
@@ -226,12 +227,13 @@ def phone_code(request: HttpRequest) -> HttpResponse:
     """
     if request.method == "GET":
         return render(request, "qrlogin/code.html")
-    throttles = [throttling.UserCodeThrottle(), throttling.UserCodeIPThrottle()]
-    refused = [t for t in throttles if not t.allow_request(request, None)]
+    refused = refusing(
+        [throttling.UserCodeThrottle(), throttling.UserCodeIPThrottle()], request, None
+    )
     if refused:
         context = {"error": _("Too many attempts. Wait a minute, then try again.")}
         response = render(request, "qrlogin/code.html", context, status=429)
-        response["Retry-After"] = str(max(1, math.ceil(max(t.wait() or 1 for t in refused))))
+        response["Retry-After"] = str(max(1, math.ceil(longest_wait(refused) or 1)))
         return response
     try:
         session = QRLoginSession.objects.get_by_user_code(request.POST.get("code", ""))

@@ -111,6 +111,17 @@ class TestPairingCodes:
         assert guesser.post(SCAN, {"code": right}, ip="198.51.100.9").status_code == 429
         assert owner.post(SCAN, {"code": right}).status_code == 200
 
+    def test_refused_guesses_spend_none_of_the_networks_budget(self, make_phone, pc):
+        """A lookup counts in all its scopes or in none: refused per phone, it leaves the
+        network's 10 to the other phones on it."""
+        guesser, right = make_phone(), pc.data["user_code"]
+        answers = [guesser.post(SCAN, {"code": wrong_code(right)}).status_code for _ in range(20)]
+        assert answers == [404] * 5 + [429] * 15
+        for _ in range(4):
+            assert_error(make_phone().post(SCAN, {"code": wrong_code(right)}), 404, "not_found")
+        assert make_phone().post(SCAN, {"code": right}).status_code == 200  # the network's 10th
+        assert_error(make_phone().post(SCAN, {"code": right}), 429, "throttled")
+
     def test_a_code_is_only_good_while_its_qr_is_live(self, clock, phone, pc):
         clock.shift(120)
         with unchanged():
