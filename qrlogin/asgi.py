@@ -91,6 +91,7 @@ class QRLoginASGIMiddleware:
 
     def __init__(self, app: Callable) -> None:
         self.app = app
+        prepare()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         public_id = self._status_request(scope)
@@ -117,6 +118,24 @@ class QRLoginASGIMiddleware:
         if not _host_allowed(scope):
             return None  # Django answers it: 400 DisallowedHost, as for every other URL
         return public_id
+
+
+def prepare() -> None:
+    """Do now what the first status poll would: load the URLconf, the cache and Redis client
+    modules and the language catalogs, and subscribe to the wake-ups.
+
+    A process starts when PCs are already waiting (a deploy, a restart): their polls arrive
+    together, and each one-time cost on the first poll (a third of a second of imports, the
+    subscriber's first wake-everyone) would hold up all of them. Failures are left for the
+    first poll to meet (Redis may be down at start; the status path copes with that).
+    """
+    _status_url_shape(settings.ROOT_URLCONF)
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            translation.gettext("Not found.")
+    if isinstance(snapshot.store(), snapshot.RedisStore):
+        import redis.asyncio  # noqa: F401  (what RedisStore's reads import on first use)
+    notifier.backend.ensure_listening()
 
 
 def _status_url_id(path: str) -> str | None:

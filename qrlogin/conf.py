@@ -3,10 +3,13 @@
 Values are read at use time, so ``override_settings(QRLOGIN=...)`` works in tests.
 """
 
+from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 # The installed name of the optional device-token app (the repo's accounts/): the one place
 # qrlogin names it.
@@ -107,3 +110,26 @@ def _open_files_allowance() -> int | None:
 
 
 qrlogin_settings = QRLoginSettings()
+
+
+@lru_cache(maxsize=1)
+def notify_backend() -> str:
+    """``"redis"`` or ``"inprocess"``: where status snapshots and wake-ups go.
+
+    ``NOTIFY_BACKEND`` ``"auto"`` is Redis when the default cache is django-redis. Asked on
+    every status poll, so it is worked out once (looking up a cache alias costs a context
+    variable read) and again only when the settings change.
+    """
+    wanted = qrlogin_settings.NOTIFY_BACKEND
+    if wanted == "auto":
+        from django.core.cache import caches
+
+        module = type(caches["default"]).__module__
+        wanted = "redis" if module.startswith("django_redis") else "inprocess"
+    return wanted
+
+
+@receiver(setting_changed)
+def _forget_notify_backend(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("QRLOGIN", "CACHES"):
+        notify_backend.cache_clear()

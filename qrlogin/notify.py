@@ -24,11 +24,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from django.core.cache import caches
 from django.db import transaction
 
 from . import snapshot
-from .conf import qrlogin_settings
+from .conf import notify_backend, qrlogin_settings
 
 if TYPE_CHECKING:
     from .models import QRLoginSession
@@ -167,11 +166,8 @@ class Notifier:
 
     @property
     def backend(self) -> InProcessBackend | RedisBackend:
-        """Chosen from the settings at use time: Redis when the cache is django-redis."""
-        wanted = qrlogin_settings.NOTIFY_BACKEND
-        if wanted == "auto":
-            backend_path = caches["default"].__class__.__module__
-            wanted = "redis" if backend_path.startswith("django_redis") else "inprocess"
+        """As ``conf.notify_backend`` says: Redis when the cache is django-redis."""
+        wanted = notify_backend()
         if self._backend is None or self._backend_key != wanted:
             if isinstance(self._backend, RedisBackend):
                 self._backend.stop()

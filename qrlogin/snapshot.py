@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import caches
 
 from . import tokens
-from .conf import qrlogin_settings
+from .conf import notify_backend, qrlogin_settings
 
 if TYPE_CHECKING:
     from .models import QRLoginSession
@@ -320,11 +320,8 @@ _stores: dict[str, LocalStore | RedisStore] = {}
 
 
 def store() -> LocalStore | RedisStore:
-    """Redis when the default cache is django-redis (as the notifier decides), else memory."""
-    backend = qrlogin_settings.NOTIFY_BACKEND
-    if backend == "auto":
-        module = type(caches["default"]).__module__
-        backend = "redis" if module.startswith("django_redis") else "inprocess"
+    """Redis when the notifier uses it (``conf.notify_backend``), else this process's memory."""
+    backend = notify_backend()
     if backend not in _stores:
         _stores[backend] = RedisStore() if backend == "redis" else LocalStore()
     return _stores[backend]
