@@ -132,7 +132,7 @@ def prepare() -> None:
     _status_url_shape(settings.ROOT_URLCONF)
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
-            translation.gettext("Not found.")
+            str(SessionNotFound.default_detail)  # loads the language's catalogs
     if isinstance(snapshot.store(), snapshot.RedisStore):
         import redis.asyncio  # noqa: F401  (what RedisStore's reads import on first use)
     notifier.backend.ensure_listening()
