@@ -8,6 +8,8 @@ loads under both.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from rest_framework.test import APIClient
 
 if TYPE_CHECKING:
     from qrlogin_accounts.models import Device
+    from tests.processes import RedisServer
 
 PC_IP = "203.0.113.10"
 PHONE_IP = "203.0.113.77"  # same /24 as the PC
@@ -73,6 +76,21 @@ def clock():
     """Frozen time; ``clock.shift(seconds)`` moves it. Never sleep to wait for a deadline."""
     with time_machine.travel(datetime(2026, 11, 26, 12, 0, tzinfo=UTC), tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A running redis-server of this test's own, for outage tests; skipped without one."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server")
+    from tests.processes import RedisServer
+
+    server = RedisServer(tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass
