@@ -63,6 +63,17 @@ def _in_qrlogin_only(path: Path) -> bool:
     return path == QRLOGIN_ONLY_TESTS or QRLOGIN_ONLY_TESTS in path.parents
 
 
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """pytest-django's server, started once the test database exists.
+
+    Started before (a run of browser tests alone), it saw SQLite's ``:memory:`` name and handed
+    every server thread the test thread's one connection, which then serves the file database
+    (tests/settings.py) from several threads at once: a segfault in sqlite3.
+    """
+    return live_server
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counts live in the cache; every test starts with none."""
