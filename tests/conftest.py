@@ -8,6 +8,8 @@ loads under both.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from rest_framework.test import APIClient
 
 if TYPE_CHECKING:
     from qrlogin_accounts.models import Device
+    from tests.processes import RedisServer
 
 PC_IP = "203.0.113.10"
 PHONE_IP = "203.0.113.77"  # same /24 as the PC
@@ -60,6 +63,17 @@ def _in_qrlogin_only(path: Path) -> bool:
     return path == QRLOGIN_ONLY_TESTS or QRLOGIN_ONLY_TESTS in path.parents
 
 
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """pytest-django's server, started once the test database exists.
+
+    Started before (a run of browser tests alone), it saw SQLite's ``:memory:`` name and handed
+    every server thread the test thread's one connection, which then serves the file database
+    (tests/settings.py) from several threads at once: a segfault in sqlite3.
+    """
+    return live_server
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counts live in the cache; every test starts with none."""
@@ -73,6 +87,21 @@ def clock():
     """Frozen time; ``clock.shift(seconds)`` moves it. Never sleep to wait for a deadline."""
     with time_machine.travel(datetime(2026, 11, 26, 12, 0, tzinfo=UTC), tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A running redis-server of this test's own, for outage tests; skipped without one."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server")
+    from tests.processes import RedisServer
+
+    server = RedisServer(tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass

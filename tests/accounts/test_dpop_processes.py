@@ -8,21 +8,17 @@ the second request replays the first. Both stores are tried: Redis (the cache's 
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from qrlogin_accounts.models import DPoPProofUse
 from qrlogin_accounts.tokens import DPOP_SCHEME
 from tests.dpop import DeviceKey
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.qrlogin.test_processes import Server
+from tests.processes import Server, needs_postgres_and_redis
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql" or "redis" not in settings.CACHES["default"]["BACKEND"],
-        reason="needs PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)",
-    ),
+    needs_postgres_and_redis,
 ]
 
 HOST = "127.0.0.1"  # what the load balancer would forward to every worker

@@ -14,8 +14,6 @@ Now the counts go on per process at the same rates, and the outage is logged onc
 
 import logging
 import os
-import shutil
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -23,7 +21,6 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import connection
 from django.test import RequestFactory
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.throttling import BaseThrottle
@@ -40,7 +37,7 @@ from qrlogin.throttling import (
 )
 from qrlogin_accounts.throttling import TokenLoginIPThrottle, TokenLoginUsernameThrottle
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.qrlogin.test_processes import Server, free_port, phone_headers, wait_for_port
+from tests.processes import Server, needs_postgres_and_redis, phone_headers
 from tests.security.support import ATTACKER_IP, assert_error
 
 pytestmark = pytest.mark.django_db
@@ -275,11 +272,7 @@ def test_a_view_refused_by_a_host_throttle_spends_no_rate_scope(settings):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql"
-    or "redis" not in django_settings.CACHES["default"]["BACKEND"],
-    reason="needs PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)",
-)
+@needs_postgres_and_redis
 def test_parallel_http_requests_on_two_server_processes_get_exactly_the_limit():
     """The attack as it was run: 50 parallel pairing-code lookups from one phone, 50 parallel
     creates from one address, over HTTP, spread over two uvicorn processes sharing Redis."""
@@ -365,39 +358,22 @@ class TestRedisDown:
         assert answers == [201] * 20 + [429] * 10
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
-def test_a_private_redis_stops_and_comes_back(settings, tmp_path, monkeypatch, caplog):
+def test_a_private_redis_stops_and_comes_back(settings, private_redis, monkeypatch, caplog):
     """Counts are shared while Redis runs, per process while it is gone, shared again after;
     one warning when it goes, one note when it is back."""
     caplog.set_level(logging.INFO, logger="qrlogin.ratelimit")
     monkeypatch.setattr(ratelimit, "RETRY_SHARED_AFTER", 0)
-    port = free_port()
-
-    def start_redis() -> subprocess.Popen:
-        proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp_path)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(port, proc)
-        return proc
 
     def guess() -> bool:
         return UserCodeThrottle().allow_request(phone_request(), None)
 
-    settings.CACHES = redis_cache(f"redis://127.0.0.1:{port}/0")
-    server = start_redis()
-    try:
-        assert [guess() for _ in range(3)] == [True] * 3  # counted in Redis
-        server.terminate()
-        server.wait(10)
-        # Redis is gone: a fresh per-process budget, but a budget.
-        assert [guess() for _ in range(7)] == [True] * 5 + [False] * 2
-        server = start_redis()  # empty: the Redis count is lost with its data
-        assert [guess() for _ in range(7)] == [True] * 5 + [False] * 2
-    finally:
-        server.terminate()
-        server.wait(10)
+    settings.CACHES = redis_cache(private_redis.url)
+    assert [guess() for _ in range(3)] == [True] * 3  # counted in Redis
+    private_redis.stop()
+    # Redis is gone: a fresh per-process budget, but a budget.
+    assert [guess() for _ in range(7)] == [True] * 5 + [False] * 2
+    private_redis.start()  # empty: the Redis count is lost with its data
+    assert [guess() for _ in range(7)] == [True] * 5 + [False] * 2
     messages = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert [level for level, _ in messages] == ["WARNING", "INFO"], messages
     assert "answers again" in messages[1][1]

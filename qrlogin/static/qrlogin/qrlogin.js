@@ -5,6 +5,8 @@
  * sees the PC secret. The status endpoint holds a request until something changes (long poll)
  * where the server can afford it (ASGI); a server that cannot (WSGI) answers at once with
  * X-QRLogin-Poll-After, and the client waits that long before asking again. No setting.
+ * After a failed request it backs off 2, 4 ... 30 s, or waits the server's Retry-After (a
+ * status poll past the limits on waiting polls gets 429 or 503 with one).
  *
  * What shows is CSS on the box's data-status; this script sets it, the sentence in the live
  * region, the countdown, the number and the avatar. An expired code is renewed silently up to
@@ -16,6 +18,7 @@
 
   var LONG_POLL_SECONDS = 25;
   var SHORT_POLL_MS = 1500;
+  var RETRY_AFTER_MAX_SECONDS = 120; // a longer Retry-After would leave the page looking dead
   var MAX_RENEWALS = 10;
   var TERMINAL = { completed: 1, denied: 1, cancelled: 1, expired: 1 };
 
@@ -130,15 +133,26 @@
       headers: headers,
       body: body ? JSON.stringify(body) : undefined,
     }).then(function (response) {
-      var pollAfter = parseFloat(response.headers.get("X-QRLogin-Poll-After")) || 0;
+      var result = {
+        ok: response.ok,
+        status: response.status,
+        data: {},
+        pollAfter: parseFloat(response.headers.get("X-QRLogin-Poll-After")) || 0,
+        retryAfter: retryAfterSeconds(response.headers.get("Retry-After")),
+      };
       return response.json().then(
-        function (data) {
-          return { ok: response.ok, status: response.status, data: data, pollAfter: pollAfter };
-        },
-        function () { return { ok: false, status: response.status, data: {}, pollAfter: 0 }; }
+        function (data) { result.data = data; return result; },
+        function () { result.ok = false; result.pollAfter = 0; return result; }
       );
     });
   };
+
+  // Retry-After in seconds (the form qrlogin sends), within 1 .. RETRY_AFTER_MAX_SECONDS;
+  // null when absent or an HTTP date.
+  function retryAfterSeconds(header) {
+    if (!/^\d+$/.test(header || "")) return null;
+    return Math.min(RETRY_AFTER_MAX_SECONDS, Math.max(1, parseInt(header, 10)));
+  }
 
   QRLogin.prototype.poll = function (generation) {
     var self = this;
@@ -149,7 +163,7 @@
       if (generation !== self.generation) return;
       if (!result.ok) {
         if (result.status === 404) return self.renew(true);
-        return self.retry(generation);
+        return self.retry(generation, result.retryAfter);
       }
       self.failures = 0;
       var changed = result.data.status !== self.status;
@@ -167,12 +181,15 @@
     });
   };
 
-  QRLogin.prototype.retry = function (generation) {
+  // After a failure: the server's Retry-After when it gave one, else 2, 4, 8, 16, 30 s.
+  QRLogin.prototype.retry = function (generation, retryAfter) {
     var self = this;
     this.failures += 1;
     this.seen = null; // the next answer replaces the error sentence
     this.stateEl.textContent = this.text("error");
-    var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(this.failures, 5)));
+    var delay = retryAfter
+      ? retryAfter * 1000
+      : Math.min(30000, 1000 * Math.pow(2, Math.min(this.failures, 5)));
     setTimeout(function () { self.poll(generation); }, delay);
   };
 
@@ -186,7 +203,7 @@
       } else if (result.status === 409 || result.status === 410 || result.status === 404) {
         self.renew(true);
       } else {
-        self.retry(generation);
+        self.retry(generation, result.retryAfter);
       }
     }, function () {
       self.retry(generation);
@@ -222,7 +239,7 @@
     var generation = this.generation;
     this.request("POST", this.renewUrl, {}).then(function (result) {
       if (generation !== self.generation) return;
-      if (!result.ok) return self.retry(generation);
+      if (!result.ok) return self.retry(generation, result.retryAfter);
       var data = result.data;
       self.statusUrl = data.status_url;
       self.completeUrl = data.complete_url;
