@@ -364,6 +364,7 @@ class Bench:
             THINK,
             preset["login_seconds"],
             other=logins[1] if processes > 1 else None,
+            label=str(step),
         )
         elapsed = time.monotonic() - t0
         latency.update(

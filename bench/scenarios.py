@@ -281,8 +281,13 @@ async def confirm_latency(
     think: float,
     seconds: float,
     other: Api | None = None,
+    label: str = "2",
 ) -> dict[str, Any]:
     """``logins`` long-poll logins, ``workers`` at a time (while the parked PCs wait).
+
+    Each completion registers the PC as a device of the phone's user, ``bench-pc-<label>-<i>``:
+    a step that repeated another's device ids would be refused them (409 ``device_conflict``:
+    an approved login takes no device over).
 
     With ``other``, every second login has its PC on ``other`` and its phone on ``api``, and
     the rest the other way round: each confirm must cross processes (Redis pub/sub).
@@ -305,7 +310,7 @@ async def confirm_latency(
             try:
                 pc_api, phone_api = (other, api) if other and i % 2 else (api, other)
                 latency, answer = await asyncio.wait_for(
-                    long_poll_login(pc_api, phone, think, f"bench-pc-2-{i}", phone_api),
+                    long_poll_login(pc_api, phone, think, f"bench-pc-{label}-{i}", phone_api),
                     timeout=60,
                 )
                 latencies.append(latency)
