@@ -289,6 +289,7 @@ class ReadBatcher:
         return await future
 
     async def _flush(self) -> None:
+        batch: list[tuple[str, asyncio.Future]] = []
         try:
             while self._pending:
                 batch = self._pending[:BATCH_MAX]
@@ -299,15 +300,26 @@ class ReadBatcher:
                             pipe.hmget(key, FIELDS)
                         results = await pipe.execute()
                 except Exception as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
+                    # The reads queued meanwhile would wait on the same dead Redis: they go
+                    # to the database now, with this batch.
+                    batch += self._pending
+                    self._pending = []
+                    _fail(batch, exc)
                     continue
                 for (_, future), values in zip(batch, results, strict=True):
                     if not future.done():  # a poll whose client left is cancelled
                         future.set_result(values)
         finally:
             self._flushing = None
+            # Never leave a read waiting: the loop is closing (or a reply did not match).
+            _fail(batch + self._pending, ConnectionError("snapshot read abandoned"))
+            self._pending = []
+
+
+def _fail(reads: list[tuple[str, asyncio.Future]], exc: BaseException) -> None:
+    for _, future in reads:
+        if not future.done():
+            future.set_exception(exc)
 
 
 def _with_browser(snapshot: Snapshot, digest: str) -> Snapshot:

@@ -314,3 +314,51 @@ def test_a_failed_pipeline_fails_each_of_its_reads_and_the_database_answers(monk
         requests = asyncio.run(scenario())
     assert [r.json["status"] for r in requests] == ["pending"] * 5
     assert len(queries) >= 5  # each read its session from the database instead
+
+
+def test_reads_queued_behind_a_failing_pipeline_do_not_try_the_dead_redis_again(monkeypatch):
+    store = _needs_redis()
+    sessions = [QRLoginSession.objects.start(pc_ip="127.0.0.1") for _ in range(6)]
+    executed = []
+
+    async def scenario():
+        in_flight = asyncio.Event()
+
+        class HangingThenBroken:
+            def __init__(self, *args, **kwargs):
+                pass
+
+            async def __aenter__(self):
+                return self
+
+            async def __aexit__(self, *exc):
+                return False
+
+            def hmget(self, *args):
+                pass
+
+            async def execute(self):
+                executed.append(1)
+                in_flight.set()
+                while len(reader._pending) < 5:  # the later polls queue their reads meanwhile
+                    await asyncio.sleep(0)
+                raise ConnectionError("Redis timed out")
+
+        reader = store._async()
+        monkeypatch.setattr(reader.client, "pipeline", HangingThenBroken)
+        requests = [
+            ASGIRequest(
+                f"/qrlogin/api/sessions/{s.session.public_id}/", {"X-QRLogin-Secret": s.secret}
+            )
+            for s in sessions
+        ]
+        first = asyncio.ensure_future(requests[0].run())
+        await in_flight.wait()
+        later = [asyncio.ensure_future(r.run()) for r in requests[1:]]
+        await asyncio.gather(first, *later)
+        return requests
+
+    monkeypatch.setattr(store, "_down_until", 0.0)
+    requests = asyncio.run(scenario())
+    assert [r.json["status"] for r in requests] == ["pending"] * 6
+    assert executed == [1]
