@@ -158,12 +158,21 @@ class QRLoginSessionManager(models.Manager.from_queryset(QRLoginSessionQuerySet)
             try:
                 with _recoverable(self.db):
                     return self.create(user_code_digest=code_digest, **fields), user_code
-            except IntegrityError:
+            except IntegrityError as exc:
+                if not _is_code_clash(exc):
+                    raise
                 continue
         raise IntegrityError(f"No free pairing code after {USER_CODE_DRAWS} draws.")
 
 
 USER_CODE_DRAWS = 8
+
+
+def _is_code_clash(exc: IntegrityError) -> bool:
+    """The live-code constraint refused the INSERT (PostgreSQL names the constraint, SQLite
+    the column), not some other constraint whose cause another draw would not change."""
+    message = str(exc)
+    return "qrlogin_live_user_code" in message or "user_code_digest" in message
 
 
 def _recoverable(using: str) -> Any:
@@ -179,7 +188,8 @@ class QRLoginSession(models.Model):
 
     public_id = models.CharField(_("id"), max_length=64, unique=True, editable=False)
     secret_digest = models.CharField(max_length=64, editable=False)
-    user_code_digest = models.CharField(max_length=64, editable=False)
+    # Indexed for backends without partial indexes too (MySQL): see the constraint below.
+    user_code_digest = models.CharField(max_length=64, db_index=True, editable=False)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -219,7 +229,6 @@ class QRLoginSession(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "expires_at"])]
         constraints = [
-            # Also the index of the pairing-code lookup (it asks for live rows only).
             models.UniqueConstraint(
                 fields=["user_code_digest"],
                 condition=models.Q(status__in=sorted(LIVE_STATES)),

@@ -13,11 +13,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="qrloginsession",
-            name="user_code_digest",
-            field=models.CharField(editable=False, max_length=64),
-        ),
         migrations.AddConstraint(
             model_name="qrloginsession",
             constraint=models.UniqueConstraint(

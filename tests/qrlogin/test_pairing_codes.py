@@ -4,7 +4,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
@@ -79,9 +79,19 @@ def test_no_free_code_is_an_error_not_a_loop(monkeypatch):
         start()
 
 
+@pytest.mark.django_db
+def test_another_constraint_is_not_taken_for_a_code_clash(monkeypatch):
+    monkeypatch.setattr(tokens, "new_session_id", lambda: "x" * 22)
+    start()
+    with pytest.raises(IntegrityError) as refused:
+        start()
+    assert "No free pairing code" not in str(refused.value)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_expires_live_rows_past_their_deadline_before_the_constraint():
-    """Rows the old check allowed (a stale pending row sharing a newer row's code) migrate."""
+    """Rows the old check allowed (a stale pending row sharing a newer row's code) migrate;
+    a stale row with a code of its own is left for its next read (or the purge)."""
     executor = MigrationExecutor(connection)
     executor.migrate([("qrlogin", "0001_initial")])
     old = executor.loader.project_state([("qrlogin", "0001_initial")]).apps
@@ -90,12 +100,18 @@ def test_the_migration_expires_live_rows_past_their_deadline_before_the_constrai
     common = {"secret_digest": "s", "user_code_digest": "same", "created_at": now}
     stale = model.objects.create(public_id="a" * 22, expires_at=now - timedelta(days=1), **common)
     live = model.objects.create(public_id="b" * 22, expires_at=now + timedelta(days=1), **common)
+    alone = model.objects.create(
+        public_id="c" * 22,
+        expires_at=now - timedelta(days=1),
+        **{**common, "user_code_digest": "alone"},
+    )
     try:
         executor = MigrationExecutor(connection)
         executor.migrate([("qrlogin", "0003_live_user_code_unique")])
         stale.refresh_from_db()
         live.refresh_from_db()
-        assert (stale.status, live.status) == ("expired", "pending")
+        alone.refresh_from_db()
+        assert (stale.status, live.status, alone.status) == ("expired", "pending", "pending")
         kinds = old.get_model("qrlogin", "QRLoginEvent").objects.filter(session_id=stale.pk)
         assert [e.kind for e in kinds] == ["expired"]
     finally:
