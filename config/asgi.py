@@ -20,7 +20,10 @@ django_application = get_wsgi_application()
 from qrlogin.asgi import QRLoginASGIMiddleware  # noqa: E402  (needs the app registry)
 
 # Each thread holds at most one database connection at a time: fewer threads than the pool
-# (DATABASE_POOL, 10) leaves connections for the status endpoint's own short reads.
+# (DATABASE_POOL, 10) leaves connections for the status endpoint's occasional short reads
+# (on the event loop's executor; one finding the pool empty waits DATABASE_POOL_TIMEOUT).
+# A thread also reads its request's body: behind a proxy that buffers bodies (nginx does by
+# default), a slow client cannot hold one (docs/deploy.md).
 DJANGO_THREADS = int(os.environ.get("DJANGO_THREADS", "8"))
 
 application = QRLoginASGIMiddleware(WSGIMiddleware(django_application, workers=DJANGO_THREADS))

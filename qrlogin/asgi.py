@@ -126,8 +126,9 @@ def prepare() -> None:
 
     A process starts when PCs are already waiting (a deploy, a restart): their polls arrive
     together, and each one-time cost on the first poll (a third of a second of imports, the
-    subscriber's first wake-everyone) would hold up all of them. Failures are left for the
-    first poll to meet (Redis may be down at start; the status path copes with that).
+    subscriber's first wake-everyone) would hold up all of them. Redis need not be up: the
+    subscriber retries on its own thread, and the status path copes. A broken URLconf or
+    cache setting fails here, at start, rather than on the first poll.
     """
     _status_url_shape(settings.ROOT_URLCONF)
     for code, _name in settings.LANGUAGES:
