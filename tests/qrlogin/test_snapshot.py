@@ -217,19 +217,11 @@ def _drop(public_id: str) -> None:
 
 def test_many_polls_at_once_share_a_few_redis_connections():
     """300 polls arriving together queue for the event loop's few Redis connections."""
-    store = snapshot.store()
-    if not isinstance(store, snapshot.RedisStore):
-        pytest.skip("needs Redis (set REDIS_URL)")
+    store = _needs_redis()
     sessions = [QRLoginSession.objects.start(pc_ip="127.0.0.1") for _ in range(300)]
 
     async def scenario():
-        requests = [
-            ASGIRequest(
-                f"/qrlogin/api/sessions/{s.session.public_id}/",
-                {"X-QRLogin-Secret": s.secret},
-            )
-            for s in sessions
-        ]
+        requests = status_requests(sessions)
         await asyncio.gather(*(r.run() for r in requests))
         pool = store._async().connection_pool
         return requests, len(pool._available_connections) + len(pool._in_use_connections)
@@ -244,6 +236,39 @@ def _needs_redis() -> snapshot.RedisStore:
     if not isinstance(store, snapshot.RedisStore):
         pytest.skip("needs Redis (set REDIS_URL)")
     return store
+
+
+def status_requests(sessions) -> list[ASGIRequest]:
+    """One status poll (no wait) per started session, with its secret."""
+    return [
+        ASGIRequest(f"/qrlogin/api/sessions/{s.session.public_id}/", {"X-QRLogin-Secret": s.secret})
+        for s in sessions
+    ]
+
+
+class FailingPipeline:
+    """A redis.asyncio pipeline whose ``execute`` fails, after awaiting ``before`` if given."""
+
+    def __init__(self, before=None) -> None:
+        self.before = before
+
+    @classmethod
+    def factory(cls, before=None):
+        return lambda *args, **kwargs: cls(before)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return False
+
+    def hmget(self, *args):
+        pass
+
+    async def execute(self):
+        if self.before is not None:
+            await self.before()
+        raise ConnectionError("Redis went away mid-pipeline")
 
 
 def test_polls_arriving_together_read_their_snapshots_in_one_pipeline(monkeypatch):
@@ -262,12 +287,7 @@ def test_polls_arriving_together_read_their_snapshots_in_one_pipeline(monkeypatc
             return pipe
 
         monkeypatch.setattr(reader.client, "pipeline", counted)
-        requests = [
-            ASGIRequest(
-                f"/qrlogin/api/sessions/{s.session.public_id}/", {"X-QRLogin-Secret": s.secret}
-            )
-            for s in sessions
-        ]
+        requests = status_requests(sessions)
         await asyncio.gather(*(r.run() for r in requests))
         return requests, len(pipelines)
 
@@ -282,30 +302,9 @@ def test_a_failed_pipeline_fails_each_of_its_reads_and_the_database_answers(monk
     store = _needs_redis()
     sessions = [QRLoginSession.objects.start(pc_ip="127.0.0.1") for _ in range(5)]
 
-    class BrokenPipeline:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        async def __aenter__(self):
-            return self
-
-        async def __aexit__(self, *exc):
-            return False
-
-        def hmget(self, *args):
-            pass
-
-        async def execute(self):
-            raise ConnectionError("Redis went away mid-pipeline")
-
     async def scenario():
-        monkeypatch.setattr(store._async().client, "pipeline", BrokenPipeline)
-        requests = [
-            ASGIRequest(
-                f"/qrlogin/api/sessions/{s.session.public_id}/", {"X-QRLogin-Secret": s.secret}
-            )
-            for s in sessions
-        ]
+        monkeypatch.setattr(store._async().client, "pipeline", FailingPipeline.factory())
+        requests = status_requests(sessions)
         await asyncio.gather(*(r.run() for r in requests))
         return requests
 
@@ -323,35 +322,18 @@ def test_reads_queued_behind_a_failing_pipeline_do_not_try_the_dead_redis_again(
 
     async def scenario():
         in_flight = asyncio.Event()
-
-        class HangingThenBroken:
-            def __init__(self, *args, **kwargs):
-                pass
-
-            async def __aenter__(self):
-                return self
-
-            async def __aexit__(self, *exc):
-                return False
-
-            def hmget(self, *args):
-                pass
-
-            async def execute(self):
-                executed.append(1)
-                in_flight.set()
-                while len(reader._pending) < 5:  # the later polls queue their reads meanwhile
-                    await asyncio.sleep(0)
-                raise ConnectionError("Redis timed out")
-
         reader = store._async()
-        monkeypatch.setattr(reader.client, "pipeline", HangingThenBroken)
-        requests = [
-            ASGIRequest(
-                f"/qrlogin/api/sessions/{s.session.public_id}/", {"X-QRLogin-Secret": s.secret}
-            )
-            for s in sessions
-        ]
+
+        async def until_the_rest_are_queued():
+            executed.append(1)
+            in_flight.set()
+            while len(reader._pending) < 5:  # the later polls queue their reads meanwhile
+                await asyncio.sleep(0)
+
+        monkeypatch.setattr(
+            reader.client, "pipeline", FailingPipeline.factory(before=until_the_rest_are_queued)
+        )
+        requests = status_requests(sessions)
         first = asyncio.ensure_future(requests[0].run())
         await in_flight.wait()
         later = [asyncio.ensure_future(r.run()) for r in requests[1:]]
