@@ -6,7 +6,7 @@ Wrap the site's ASGI application::
     application = QRLoginASGIMiddleware(get_asgi_application())
 
 or, for a site without async views, Django's WSGI handler on a pool of threads, which costs
-a short request a quarter of the CPU (``QRLoginASGIMiddleware(a2wsgi.WSGIMiddleware(
+a short request about a third of the CPU (``QRLoginASGIMiddleware(a2wsgi.WSGIMiddleware(
 get_wsgi_application()))``, as the demo's ``config/asgi.py`` does; docs/deploy.md).
 
 It bypasses the site's whole middleware stack for that one URL (sessions, CSRF,

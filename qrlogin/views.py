@@ -53,7 +53,11 @@ def throttled_response(request: HttpRequest) -> HttpResponse | None:
     else:
         detail = _("Too many login codes requested; try again shortly.")
         response = JsonResponse(error_body(detail, "throttled"), status=429)
-    wait = throttle.wait()
+    return _with_retry_after(response, throttle.wait())
+
+
+def _with_retry_after(response: HttpResponse, wait: float | None) -> HttpResponse:
+    """``Retry-After`` in whole seconds, at least 1 (``0`` would invite a tight loop)."""
     if wait is not None:
         response["Retry-After"] = str(max(1, math.ceil(wait)))
     return response
@@ -233,8 +237,7 @@ def phone_code(request: HttpRequest) -> HttpResponse:
     if refused:
         context = {"error": _("Too many attempts. Wait a minute, then try again.")}
         response = render(request, "qrlogin/code.html", context, status=429)
-        response["Retry-After"] = str(max(1, math.ceil(longest_wait(refused) or 1)))
-        return response
+        return _with_retry_after(response, longest_wait(refused) or 1)
     try:
         session = QRLoginSession.objects.get_by_user_code(request.POST.get("code", ""))
     except SessionNotFound:
