@@ -79,6 +79,17 @@ def new_context(browser):
         context.close()
 
 
+def log_in(page, base_url: str, user) -> None:
+    """Log ``user`` in through the site's login form (the factories' password)."""
+    from tests.factories import DEFAULT_PASSWORD
+
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.wait_for_url(f"{base_url}/")
+
+
 def read_qr(page) -> str:
     """Screenshot the QR as rendered and decode it: exactly one QR code, its text."""
     import zxingcpp

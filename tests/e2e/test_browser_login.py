@@ -17,8 +17,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from qrlogin.models import QRLoginSession
 from qrlogin.payloads import mask_name
-from tests.e2e.conftest import TIMEOUT_MS, read_qr, session_id_of
-from tests.factories import DEFAULT_PASSWORD, DeviceFactory, UserFactory, make_device_token
+from tests.e2e.conftest import TIMEOUT_MS, log_in, read_qr, session_id_of
+from tests.factories import DeviceFactory, UserFactory, make_device_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -104,12 +104,7 @@ def test_phone_app_scans_and_confirms_and_the_browser_is_logged_in(
 def test_phone_browser_confirms_and_the_pc_browser_is_logged_in(live_server, new_context, tmp_path):
     user = UserFactory()
 
-    phone_page = new_context(viewport={"width": 412, "height": 915}, is_mobile=True).new_page()
-    phone_page.goto(f"{live_server.url}/accounts/login/")
-    phone_page.get_by_label("Username").fill(user.username)
-    phone_page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    phone_page.get_by_role("button", name="Log in", exact=True).click()
-    phone_page.wait_for_url(f"{live_server.url}/")
+    phone_page = log_in_phone_browser(new_context, live_server, user)
     expect(phone_page.get_by_test_id("username")).to_have_text(user.username)
 
     pc_context = new_context()
@@ -146,11 +141,7 @@ def test_phone_browser_confirms_and_the_pc_browser_is_logged_in(live_server, new
 
 def log_in_phone_browser(new_context, live_server, user) -> Page:
     page = new_context(viewport={"width": 412, "height": 915}, is_mobile=True).new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in", exact=True).click()
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, user)
     return page
 
 

@@ -16,9 +16,9 @@ from playwright.sync_api import Page, expect
 
 from qrlogin.models import QRLoginSession
 from qrlogin.payloads import mask_name
-from tests.e2e.conftest import read_qr, session_id_of
+from tests.e2e.conftest import log_in, read_qr, session_id_of
 from tests.e2e.test_browser_login import PhoneApp
-from tests.factories import DEFAULT_PASSWORD, DeviceFactory, UserFactory, make_device_token
+from tests.factories import DeviceFactory, UserFactory, make_device_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -241,11 +241,7 @@ def phone_browser(new_context, live_server, width):
         user = UserFactory(username=username)
         viewport = WIDTHS[width]
         page = new_context(viewport=viewport, is_mobile=width == "390").new_page()
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-        page.get_by_role("button", name="Log in", exact=True).click()
-        page.wait_for_url(f"{live_server.url}/")
+        log_in(page, live_server.url, user)
         return page
 
     return open_as
